@@ -1,0 +1,1 @@
+"""The synthetic football world: physics, bodies, episodes, cameras, rendering and format writers."""

@@ -90,7 +90,7 @@ def script_foul(kind: str, intensity: float, *, n_frames: int, contact_frame: in
         ks = kc - round(0.35 * fps)
         vs = 4.0 + 4.0 * u
         dec = vs / 0.9
-        p_kc = O - g * 1.05
+        p_kc = O - g * 0.15  # the lead foot (just ahead of the pivot) meets the victim's feet
         ts = (kc - ks) / fps
         p_ks = p_kc - g * (vs * ts - 0.5 * dec * ts**2)
         for i in range(n):
@@ -106,7 +106,7 @@ def script_foul(kind: str, intensity: float, *, n_frames: int, contact_frame: in
     elif kind in ("Standing tackling", "Dive"):
         g = _rot(-f, rng.uniform(-1, 1) * math.radians(60))
         vr = 3.0 + 3.0 * u
-        lateral = _rot(g, math.pi / 2) * (rng.choice([-1, 1]) * rng.uniform(1.6, 2.4) if kind == "Dive" else 0.0)
+        lateral = _rot(g, math.pi / 2) * (rng.choice([-1, 1]) * rng.uniform(2.2, 3.0) if kind == "Dive" else 0.0)
         p_kc = O - g * 0.75 + lateral
         for i in range(n):
             tt = (i - kc) / fps

@@ -440,11 +440,18 @@ class _Sim:
         shift = np.clip(shift, -200, 200)
         vx, vy = script.victim.x + shift[0], script.victim.y + shift[1]
         ox, oy = script.offender.x + shift[0], script.offender.y + shift[1]
-        # the offender first runs to his starting spot while the victim carries the ball
-        approach = max(int(np.hypot(ox[0] - self.cur[d][0], oy[0] - self.cur[d][1]) / V_MAX * fps), 2)
-        approach = min(approach, int(1.5 * fps))
+        # the offender first runs to his starting spot while the victim carries the ball on
+        fwd = np.array([math.cos(heading), math.sin(heading)])
+        approach = 2
+        while True:
+            back = fwd * sv * approach / fps
+            dist = float(np.hypot(ox[0] + back[0] - self.cur[d][0], oy[0] + back[1] - self.cur[d][1]))
+            if dist <= V_MAX * approach / fps:
+                break
+            approach += 1
+            if approach > int(3.0 * fps):  # nobody close enough to commit the foul: play on
+                return self.dribble(a, f0)
         vstart = self.cur[a].copy()
-        back = np.array([math.cos(heading), math.sin(heading)]) * sv * approach / fps
         vx, vy, ox, oy = vx + back[0], vy + back[1], ox + back[0], oy + back[1]
         if f0 + approach + n + 2 >= self.F:
             return self.F

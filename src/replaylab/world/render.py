@@ -209,11 +209,12 @@ def render(cam: Camera, look: Look, actors: list[Actor], ball: np.ndarray | None
             continue
         k = cam.focal / dj
         if boxes is not None:
+            m = 0.16 * float(k.max())  # half the widest limb (the torso), in pixels
             rh = HEAD_RADIUS * k[J["head"]]
-            x1, y1 = uv[:, 0].min() - 0.6 * rh, min(uv[:, 1].min(), uv[J["head"], 1] - rh)
-            x2, y2 = uv[:, 0].max() + 0.6 * rh, uv[:, 1].max() + 0.5 * rh
+            x1, y1 = uv[:, 0].min() - m, min(uv[:, 1].min() - m, uv[J["head"], 1] - rh)
+            x2, y2 = uv[:, 0].max() + m, uv[:, 1].max() + m
             c = (max(x1, 0.0), max(y1, 0.0), min(x2, cam.width - 1.0), min(y2, cam.height - 1.0))
-            if c[2] > c[0] and c[3] > c[1]:
+            if c[2] - c[0] >= 2 and c[3] - c[1] >= 2:  # at least a sliver of the body is in view
                 boxes[act.ident] = c
         colours = {"shirt": act.kit.shirt, "shorts": act.kit.shorts, "socks": act.kit.socks, "skin": act.skin}
         seg_depth = dj[_SEG_IDX].mean(1)

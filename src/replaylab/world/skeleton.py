@@ -156,10 +156,10 @@ def _action_angles(a: _Angles, name: str, u: float, amp: float, aux: float) -> N
         a.ab_l = a.ab_r = 0.3 + 0.6 * up
     elif name == "slide":
         go = _smooth(u / 0.25)
-        a.tilt, a.tilt_dir = 1.05 * go, math.pi
-        a.hip_r, a.knee_r = 0.55 * go, 0.0
-        a.hip_l, a.knee_l = -0.2 * go, 1.7 * go
-        a.sh_l, a.ab_l, a.el_l = -0.6 * go, 0.5, 0.2
+        a.tilt, a.tilt_dir = 1.35 * go, math.pi  # lying back, low over the ground
+        a.hip_r, a.knee_r = 0.2 * go, 0.0  # lead leg straight along the ground
+        a.hip_l, a.knee_l = 0.9 * go, 2.4 * go  # support leg folded under
+        a.sh_l, a.ab_l, a.el_l = -1.0 * go, 0.5, 0.2  # hand down behind for support
         a.sh_r, a.ab_r = 0.8 * go, 0.7
         a.torso = 0.25 * go
     elif name in ("fall", "get_up"):

@@ -90,16 +90,6 @@ class Track:
         return np.cumsum(step / stride) % 1.0
 
 
-def smooth_yaw(yaw: np.ndarray, max_rate: float, fps: float) -> np.ndarray:
-    """Limit the turning rate of a heading sequence (radians per second)."""
-    out = yaw.copy()
-    lim = max_rate / fps
-    for i in range(1, len(out)):
-        d = (yaw[i] - out[i - 1] + math.pi) % (2 * math.pi) - math.pi
-        out[i] = out[i - 1] + max(-lim, min(lim, d))
-    return out
-
-
 def heading_of(x: np.ndarray, y: np.ndarray, fallback: float) -> np.ndarray:
     """Direction of motion per frame; keeps the previous heading when standing still."""
     dx = np.gradient(x)

@@ -1,0 +1,1 @@
+"""Writers: one module per on-disk format."""

@@ -1,0 +1,64 @@
+"""End to end: `dvc repro` on tiny params in a temporary git repository."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, TINY_PARAMS
+
+BIN = Path(sys.executable).parent
+
+
+def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DVC_NO_ANALYTICS="1", PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(cwd / "src"),
+               GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, f"{' '.join(cmd)} failed:\n{res.stdout}\n{res.stderr}"
+    return res
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("project")
+    for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
+        shutil.copy(REPO / name, root / name)
+    shutil.copytree(REPO / "stages", root / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    (root / "params.yaml").write_text(TINY_PARAMS)
+    (root / "metrics").mkdir()
+    run(["git", "init", "-q"], root)
+    run(["dvc", "init", "-q"], root)
+    run(["dvc", "config", "core.analytics", "false"], root)
+    run(["git", "add", "-A"], root)
+    run(["git", "commit", "-qm", "init"], root)
+    return root
+
+
+def test_repro_runs_synthesize_then_is_a_noop(project):
+    first = run(["dvc", "repro"], project)
+    assert "Running stage 'synthesize'" in first.stdout
+    assert (project / "data/raw/synthetic/manifest.json").is_file()
+    metrics = json.loads((project / "metrics/synthesize.json").read_text())
+    assert metrics["matches"] == 2 and "seconds" not in metrics
+    assert (project / "dvc.lock").is_file()
+    stamp = (project / "data/raw/synthetic/manifest.json").stat().st_mtime_ns
+    second = run(["dvc", "repro"], project)
+    assert "Running stage" not in second.stdout
+    assert "didn't change" in second.stdout or "up to date" in second.stdout
+    assert (project / "data/raw/synthetic/manifest.json").stat().st_mtime_ns == stamp
+
+
+def test_exp_run_with_a_changed_param_reruns(project):
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "baseline"], project)
+    res = run(["dvc", "exp", "run", "-S", "synthesize.fouls.splits.test=2"], project)
+    assert "Running stage 'synthesize'" in res.stdout
+    shown = run(["dvc", "metrics", "show", "--json"], project)
+    assert "foul_actions" in shown.stdout
