@@ -17,7 +17,7 @@ import numpy as np
 from .fouls import FOUL_CLASSES, SEVERITY_BANDS, script_foul
 from .physics import BALL_RADIUS, PITCH_LENGTH, PITCH_WIDTH, BallParams, aim, flight_position, simulate
 from .skeleton import ACTION_ID, HEAD_RADIUS, NO_ACTION, J, Pose, gait_for_speed, world_joints
-from .track import STRIDE_M
+from .track import STRIDE_M, action_progress, jump_profile
 
 HEADER_OUTCOMES = ("header", "chest", "thigh", "volley", "fly_past", "jump_miss", "bounce")
 EVENT_TYPES = ("header", "kick", "chest", "thigh", "fly_past", "jump_miss", "bounce", "foul", "throw_in")
@@ -212,21 +212,14 @@ class _Sim:
 
     def set_action(self, p: int, name: str, start: int, end: int, key: int, key_u: float = 0.5,
                    amp: float = 0.5, aux: float = 0.0) -> None:  # fmt: skip
-        for f in range(max(start, 0), min(end, self.F)):
-            if f <= key:
-                u = key_u * (f - start) / max(key - start, 1)
-            else:
-                u = key_u + (1 - key_u) * (f - key) / max(end - 1 - key, 1)
-            self.action[f, p] = ACTION_ID[name]
-            self.u[f, p] = min(max(u, 0.0), 1.0)
-            self.amp[f, p] = amp
-            self.aux[f, p] = aux
+        a, b, u = action_progress(start, end, self.F, key, key_u)
+        self.action[a:b, p] = ACTION_ID[name]
+        self.u[a:b, p] = u
+        self.amp[a:b, p] = amp
+        self.aux[a:b, p] = aux
 
     def set_jump(self, p: int, apex: int, height: float, frames: int) -> None:
-        start = apex - frames // 2
-        for f in range(max(start, 0), min(start + frames + 1, self.F)):
-            s = (f - start) / frames
-            self.lift[f, p] = max(self.lift[f, p], 4 * height * s * (1 - s))
+        self.lift[:, p] = np.maximum(self.lift[:, p], jump_profile(apex, height, frames, self.F))
 
     def pose_at(self, f: int, p: int, x: float, y: float, yaw: float) -> Pose:
         return Pose(x=x, y=y, yaw=yaw, height=self.players[p].height, action=int(self.action[f, p]),
@@ -532,7 +525,9 @@ class _Sim:
 
     def _record_bounces(self, f0: int, traj: np.ndarray, bounces: list[int], upto: int, skip_first: bool) -> None:
         for bf in bounces:
-            if bf <= upto and traj[max(bf - 12, 0) : bf, 2].max() > 0.5 and not (skip_first and bf <= 1):
+            x, y = traj[bf, 0], traj[bf, 1]
+            on_pitch = -1.0 <= x <= PITCH_LENGTH + 1.0 and -1.0 <= y <= PITCH_WIDTH + 1.0
+            if bf <= upto and on_pitch and traj[max(bf - 12, 0) : bf, 2].max() > 0.5 and not (skip_first and bf <= 1):
                 near = int(np.argmin(np.hypot(*(self.cur - traj[bf, :2]).T)))
                 self.events.append(Event(f0 + bf, "bounce", near, "free"))
 

@@ -12,6 +12,28 @@ from .skeleton import ACTION_ID, NO_ACTION, Pose, gait_for_speed
 STRIDE_M = {1: 1.5, 2: 2.3}  # metres per full gait cycle (walk, run)
 
 
+def action_progress(start: int, end: int, n: int, key_frame: int | None = None, key_u: float = 0.5) -> tuple[int, int, np.ndarray]:
+    """Frames [a, b) of an action played over [start, end) clipped to n frames, and its progress u there:
+    linear from 0 to 1, or piecewise linear through ``key_u`` at ``key_frame`` (e.g. the contact)."""
+    a, b = max(start, 0), min(end, n)
+    f = np.arange(a, b, dtype=float)
+    if key_frame is None:
+        u = (f - start) / max(end - 1 - start, 1)
+    else:
+        u = np.where(
+            f <= key_frame,
+            key_u * (f - start) / max(key_frame - start, 1),
+            key_u + (1 - key_u) * (f - key_frame) / max(end - 1 - key_frame, 1),
+        )
+    return a, b, np.clip(u, 0.0, 1.0)
+
+
+def jump_profile(apex_frame: int, height: float, duration_frames: int, n: int) -> np.ndarray:
+    """Lift (n,) of a parabolic jump of ``height`` metres peaking at ``apex_frame``."""
+    s = (np.arange(n) - (apex_frame - duration_frames // 2)) / max(duration_frames, 1)
+    return np.where((s >= 0) & (s <= 1), 4 * height * s * (1 - s), 0.0)
+
+
 @dataclass
 class Track:
     """Arrays of length n: ground position, heading, action and its progress, jump lift."""
@@ -40,35 +62,17 @@ class Track:
         return tr
 
     def set_action(self, name: str, start: int, end: int, *, amp: float = 0.5, aux: float = 0.0,
-                   key_frame: int | None = None, key_u: float = 0.5) -> None:
+                   key_frame: int | None = None, key_u: float = 0.5) -> None:  # fmt: skip
         """Play action ``name`` over frames [start, end); if key_frame is given, u == key_u there."""
-        n = len(self.x)
-        a, b = max(start, 0), min(end, n)
-        if b <= a:
-            return
-        f = np.arange(a, b, dtype=float)
-        if key_frame is None:
-            u = (f - start) / max(end - 1 - start, 1)
-        else:
-            # piecewise linear: 0 at start, key_u at key_frame, 1 at end - 1
-            u = np.where(
-                f <= key_frame,
-                key_u * (f - start) / max(key_frame - start, 1),
-                key_u + (1 - key_u) * (f - key_frame) / max(end - 1 - key_frame, 1),
-            )
+        a, b, u = action_progress(start, end, len(self.x), key_frame, key_u)
         self.action[a:b] = ACTION_ID[name]
-        self.u[a:b] = np.clip(u, 0.0, 1.0)
+        self.u[a:b] = u
         self.amp[a:b] = amp
         self.aux[a:b] = aux
 
     def set_jump(self, apex_frame: int, height: float, duration_frames: int) -> None:
         """Parabolic lift of the whole body with its apex at ``apex_frame``."""
-        n = len(self.x)
-        start = apex_frame - duration_frames // 2
-        f = np.arange(n)
-        s = (f - start) / max(duration_frames, 1)
-        lift = np.where((s >= 0) & (s <= 1), 4 * height * s * (1 - s), 0.0)
-        self.lift[:] = np.maximum(self.lift, lift)
+        self.lift[:] = np.maximum(self.lift, jump_profile(apex_frame, height, duration_frames, len(self.x)))
 
     def pose(self, i: int, height: float, fps: float, gait_phase: float | None = None) -> Pose:
         """Pose at frame i; the gait comes from the local speed."""

@@ -160,8 +160,8 @@ def render_match(truth: MatchTruth, cfg: MatchRenderConfig, out_dir: Path, clips
     window = int(round(0.3 * fps))
     for f, sec in keyframe_set.items():
         for p, box in boxes[f].items():
-            if box[3] - box[1] < cfg.min_box_px:
-                continue
+            if box[3] - box[1] < cfg.min_box_px or box[2] - box[0] < 0.2 * (box[3] - box[1]):
+                continue  # too small, or mostly outside the frame
             labels = labels_at(truth.action[:, p], truth.speed[:, p], truth.lift[:, p], f, window)
             keyframes.append((sec, p + 1, box, labels))
     # tracking, events, camera, truth
