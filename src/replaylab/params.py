@@ -97,9 +97,9 @@ class TrackingParams(_Section):
 
 
 class FoulSplits(_Section):
-    train: int = Field(240, ge=0)
-    valid: int = Field(60, ge=0)
-    test: int = Field(60, ge=0)
+    train: int = Field(360, ge=0)
+    valid: int = Field(80, ge=0)
+    test: int = Field(80, ge=0)
 
 
 class FoulClassWeights(_Section):

@@ -75,7 +75,7 @@ def script_foul(kind: str, intensity: float, *, n_frames: int, contact_frame: in
     u = float(np.clip(intensity, 0.0, 1.0))
     falls = u >= FALL_THRESHOLD or kind == "Dive"
     sv = victim_speed if victim_speed is not None else rng.uniform(3.0, 5.0)  # victim running speed
-    aerial = allow_aerial and (kind == "High leg" or (kind in ("Challenge", "Elbowing") and rng.random() < 0.5))
+    aerial = allow_aerial and kind in ("High leg", "Challenge")  # duels for a ball in the air
     if aerial:
         sv *= 0.5
 
@@ -88,14 +88,14 @@ def script_foul(kind: str, intensity: float, *, n_frames: int, contact_frame: in
     if kind == "Tackling":
         g = _rot(f, rng.choice([-1, 1]) * rng.uniform(math.radians(50), math.radians(120)))
         ks = kc - round(0.35 * fps)
-        vs = 4.0 + 4.0 * u
+        vs = 3.0 + 6.0 * u  # the harder the foul, the faster the slide
         dec = vs / 0.9
         p_kc = O - g * 0.15  # the lead foot (just ahead of the pivot) meets the victim's feet
         ts = (kc - ks) / fps
         p_ks = p_kc - g * (vs * ts - 0.5 * dec * ts**2)
         for i in range(n):
             if i <= ks:
-                off[i] = p_ks - g * (5.0 + 2.0 * u) * (ks - i) / fps
+                off[i] = p_ks - g * (3.0 + 5.0 * u) * (ks - i) / fps
             else:
                 tt = min((i - ks) / fps, vs / dec)
                 off[i] = p_ks + g * (vs * tt - 0.5 * dec * tt**2)
@@ -105,13 +105,13 @@ def script_foul(kind: str, intensity: float, *, n_frames: int, contact_frame: in
         fall_dir = math.atan2(g[1], g[0]) - heading
     elif kind in ("Standing tackling", "Dive"):
         g = _rot(-f, rng.uniform(-1, 1) * math.radians(60))
-        vr = 3.0 + 3.0 * u
+        vr = 1.5 + 6.0 * u if contact else 1.5 + 2.0 * u
         lateral = _rot(g, math.pi / 2) * (rng.choice([-1, 1]) * rng.uniform(2.2, 3.0) if kind == "Dive" else 0.0)
         p_kc = O - g * 0.75 + lateral
         for i in range(n):
             tt = (i - kc) / fps
             off[i] = p_kc + g * (vr * tt if tt < 0 else 1.2 * tt)
-        off_track.set_action("kick", kc - round(0.3 * fps), kc + round(0.3 * fps), amp=0.2 + 0.3 * u if contact else 0.1,
+        off_track.set_action("kick", kc - round(0.3 * fps), kc + round(0.3 * fps), amp=0.1 + 0.8 * u if contact else 0.1,
                              key_frame=kc)  # fmt: skip
         push_dir = f
         fall_dir = float(rng.uniform(-0.4, 0.4))
@@ -120,7 +120,7 @@ def script_foul(kind: str, intensity: float, *, n_frames: int, contact_frame: in
         p_kc = O - g * 1.0
         for i in range(n):
             tt = (i - kc) / fps
-            off[i] = p_kc + g * ((1.5 + 1.5 * u) * tt if tt < 0 else 0.3 * tt)
+            off[i] = p_kc + g * ((1.0 + 4.0 * u) * tt if tt < 0 else 0.3 * tt)
         off_track.set_action("raised_leg", kc - round(0.35 * fps), kc + round(0.35 * fps), amp=u, aux=0.0, key_frame=kc)
         push_dir = g
         fall_dir = math.pi
@@ -132,7 +132,7 @@ def script_foul(kind: str, intensity: float, *, n_frames: int, contact_frame: in
         push_dir = -f
         fall_dir = math.pi
     elif kind == "Pushing":
-        vo = sv + 1.0 + 2.0 * u
+        vo = sv + 0.5 + 4.0 * u
         for i in range(n):
             tt = t[i]
             off[i] = O - f * 0.85 + f * (vo * tt if tt < 0 else (sv * 0.6) * tt)
@@ -142,22 +142,23 @@ def script_foul(kind: str, intensity: float, *, n_frames: int, contact_frame: in
     elif kind == "Elbowing":
         for i in range(n):
             off[i] = O + left * 0.72 - f * 0.1 + f * sv * t[i]
-        off_track.set_action("arm_swing", kc - round(0.25 * fps), kc + round(0.25 * fps), amp=u, key_frame=kc)
+        swing = round((0.4 - 0.25 * u) * fps)  # a violent elbow is a fast swing
+        off_track.set_action("arm_swing", kc - swing, kc + swing, amp=u, key_frame=kc)
         push_dir = -left
         fall_dir = -math.pi / 2 - rng.uniform(0, 0.6)
     elif kind == "Challenge":
         side = rng.choice([-1, 1])
-        lat_speed = 1.0 + 2.0 * u
+        lat_speed = 0.5 + 4.0 * u
         for i in range(n):
             tt = t[i]
-            squeeze = -side * left * lat_speed * min(tt, 0.0) * (0.0 if aerial else 1.0)
+            squeeze = -side * left * lat_speed * min(tt, 0.0)  # barging in from the side
             off[i] = O + side * left * 0.62 + squeeze + f * sv * tt
         push_dir = -side * left
         fall_dir = -side * math.pi / 2
     # ---- victim
     vic = np.zeros((n, 2))
     tau = 0.35
-    imp = (0.8 + 3.5 * u) if contact else 0.4
+    imp = (0.4 + 5.0 * u * u) if contact else 0.4  # impulse given to the victim, m/s
     slow = 0.25 + 0.5 * u if falls else 0.15
     for i in range(n):
         tt = t[i]
@@ -170,9 +171,9 @@ def script_foul(kind: str, intensity: float, *, n_frames: int, contact_frame: in
     if kind == "Holding":  # the hold drags the victim back before contact too
         hold_start = kc - round(0.8 * fps)
         for i in range(max(hold_start, 0), min(kc + 1, n)):
-            lag = 0.35 * u * ((i - hold_start) / fps) ** 2
+            lag = 0.8 * u * ((i - hold_start) / fps) ** 2
             vic[i] -= f * lag
-        vic[kc + 1 :] -= f * 0.35 * u * (0.8**2)
+        vic[kc + 1 :] -= f * 0.8 * u * (0.8**2)
         off = vic + (-f * 0.7 - left * 0.45)
         for i in range(kc + round(0.6 * fps), n):  # let go and slow down
             off[i] = off[i - 1] + (off[i - 1] - off[i - 2]) * 0.9 if i >= 2 else off[i]
@@ -190,7 +191,7 @@ def script_foul(kind: str, intensity: float, *, n_frames: int, contact_frame: in
         victim.set_jump(kc, jump_h, round(0.6 * fps))
     if falls:
         delay = round((0.12 - 0.08 * u) * fps) if kind != "Dive" else round(rng.uniform(0.1, 0.3) * fps)
-        fall_len = max(4, round((0.8 - 0.45 * u) * fps))
+        fall_len = max(4, round((0.9 - 0.6 * u) * fps))
         fs = kc + delay
         victim.set_action("fall", fs, fs + fall_len, amp=u, aux=fall_dir)
         lie = round(rng.uniform(0.8, 1.4) * fps)
@@ -198,7 +199,7 @@ def script_foul(kind: str, intensity: float, *, n_frames: int, contact_frame: in
         victim.u[fs + fall_len : fs + fall_len + lie] = 1.0
         victim.set_action("get_up", fs + fall_len + lie, fs + fall_len + lie + round(0.8 * fps), aux=fall_dir)
         if u >= SEVERITY_BANDS[3][0] and kind != "Dive":  # violent: the victim rolls over on the ground
-            a, b = fs + fall_len // 2, min(fs + fall_len + lie, n)
+            a, b = fs, min(fs + fall_len + lie, n)
             if b > a:
                 victim.yaw[a:b] += np.linspace(0, rng.choice([-1, 1]) * 2.2, b - a)
                 victim.yaw[b:] = victim.yaw[b - 1] if b < n else victim.yaw[b:]

@@ -130,7 +130,9 @@ _SEGMENTS = (
     ("l_shoulder", "l_elbow", 0.10, "shirt"), ("l_elbow", "l_hand", 0.08, "skin"),
     ("r_shoulder", "r_elbow", 0.10, "shirt"), ("r_elbow", "r_hand", 0.08, "skin"),
 )  # fmt: skip
-_SEG_IDX = np.array([[J[a], J[b]] for a, b, _, _ in _SEGMENTS])
+_SEG_IDX_L = [(J[a], J[b]) for a, b, _, _ in _SEGMENTS]
+_FEET = (J["l_foot"], J["r_foot"])
+_HEAD = J["head"]
 
 
 def _shadow(frame: np.ndarray, cam: Camera, x: float, y: float, rx: float, colour) -> None:
@@ -217,23 +219,22 @@ def render(cam: Camera, look: Look, actors: list[Actor], ball: np.ndarray | None
             if c[2] - c[0] >= 2 and c[3] - c[1] >= 2:  # at least a sliver of the body is in view
                 boxes[act.ident] = c
         colours = {"shirt": act.kit.shirt, "shorts": act.kit.shorts, "socks": act.kit.socks, "skin": act.skin}
-        seg_depth = dj[_SEG_IDX].mean(1)
-        p4 = np.round(uv * scale_px).astype(np.int32)
-        for si in np.argsort(-seg_depth):
-            ja, jb = _SEG_IDX[si]
+        p4 = np.round(uv * scale_px).astype(np.int32).tolist()
+        kl, dl = k.tolist(), dj.tolist()
+        order = sorted(range(len(_SEGMENTS)), key=lambda si: -(dl[_SEG_IDX_L[si][0]] + dl[_SEG_IDX_L[si][1]]))
+        for si in order:  # far segments first
+            ja, jb = _SEG_IDX_L[si]
             _, _, wm, col = _SEGMENTS[si]
-            th = max(1, int(round(wm * k[ja])))
-            cv2.line(frame, tuple(p4[ja]), tuple(p4[jb]), colours[col], th, cv2.LINE_AA, shift=2)
-        for foot in (J["l_foot"], J["r_foot"]):
-            cv2.circle(frame, tuple(p4[foot]), int(max(1.0, 0.06 * k[foot]) * scale_px), (30, 30, 30), -1, cv2.LINE_AA, shift=2)
-        h = J["head"]
-        rh = max(1.0, HEAD_RADIUS * k[h])
-        cv2.circle(frame, tuple(p4[h]), int(rh * scale_px), act.skin, -1, cv2.LINE_AA, shift=2)
+            cv2.line(frame, p4[ja], p4[jb], colours[col], max(1, round(wm * kl[ja])), cv2.LINE_AA, shift=2)
+        for foot in _FEET:
+            cv2.circle(frame, p4[foot], int(max(1.0, 0.06 * kl[foot]) * scale_px), (30, 30, 30), -1, cv2.LINE_AA, shift=2)
+        h = _HEAD
+        rh = max(1.0, HEAD_RADIUS * kl[h])
+        cv2.circle(frame, p4[h], int(rh * scale_px), act.skin, -1, cv2.LINE_AA, shift=2)
         if rh >= 2.5:
             hair = tuple(int(c * 0.35) for c in act.skin)
-            top = uv[h] - np.array([0, rh * 0.35])
-            cv2.ellipse(frame, tuple(np.round(top * scale_px).astype(np.int32)), (int(rh * 0.9 * scale_px), int(rh * 0.6 * scale_px)),
-                        0, 180, 360, hair, -1, cv2.LINE_AA, shift=2)  # fmt: skip
+            top = (p4[h][0], int(p4[h][1] - rh * 0.35 * scale_px))
+            cv2.ellipse(frame, top, (int(rh * 0.9 * scale_px), int(rh * 0.6 * scale_px)), 0, 180, 360, hair, -1, cv2.LINE_AA, shift=2)
     return _degrade(frame, look, frame_index, fps)
 
 

@@ -100,7 +100,10 @@ def _choose_clip_events(truth: MatchTruth, cfg: MatchRenderConfig, rng: np.rando
     free = np.flatnonzero(~busy[half : truth.n_frames - cfg.clip_frames + half]) + half
     rand = [(int(f), "random", -1) for f in rng.choice(free, min(n_random + (n_neg - n_random - len(alike)), len(free)), replace=False)] \
         if len(free) else []  # fmt: skip
-    return sorted(pos + alike + rand)
+    chosen: dict[int, tuple[int, str, int]] = {}
+    for item in pos + alike + rand:  # one clip per frame; a header wins over anything at the same frame
+        chosen.setdefault(item[0], item)
+    return sorted(chosen.values())
 
 
 def render_match(truth: MatchTruth, cfg: MatchRenderConfig, out_dir: Path, clips_dir: Path, rng: np.random.Generator) -> MatchProducts:
@@ -125,7 +128,7 @@ def render_match(truth: MatchTruth, cfg: MatchRenderConfig, out_dir: Path, clips
     half = cfg.clip_frames // 2
     for i, (f, kind, player) in enumerate(_choose_clip_events(truth, cfg, rng)):
         uv, _ = cameras[f].project(truth.ball[f][None])
-        clip_id = f"{truth.match_id}_{f:06d}_{kind}"
+        clip_id = f"{truth.match_id}_{f:06d}"  # no label in the name: the CSV holds it
         requests.append(CropRequest(("clip", clip_id), list(range(f - half, f - half + cfg.clip_frames)), tuple(uv[0]),
                                     cfg.clip_crop_px, cfg.clip_size))  # fmt: skip
         clip_rows.append({"clip_id": clip_id, "video_id": truth.match_id, "frame": f, "event": kind,

@@ -117,7 +117,8 @@ def render_foul(index: int, split: str, out_dir: Path, cfg: FoulRenderConfig, rn
             "Timestamp": base_ts + (0 if v == 0 else int(rng.integers(8_000, 40_000))),
             "Replay speed": 1.0,
         })  # fmt: skip
-    entry = {"UrlLocal": f"synthetic_league\\2026-2027\\2026-09-{1 + index % 28:02d} - 20-00 Synthetic {victim_team} - {1 - victim_team}"}
+    game = index // 4  # about four actions per game; games never span splits
+    entry = {"UrlLocal": f"synthetic_league\\2026-2027\\{split}-{game:03d} - 20-00 Synthetic Home - Synthetic Away"}
     entry.update(fields)
     entry["Clips"] = clips
     return {k: entry[k] for k in ANNOTATION_KEYS}, thumbs
