@@ -184,25 +184,27 @@ def script_foul(kind: str, intensity: float, *, n_frames: int, contact_frame: in
         jump_h = rng.uniform(0.25, 0.45)
         if kind == "High leg":
             victim.set_action("head", kc - round(0.4 * fps), kc + round(0.37 * fps), key_frame=kc, key_u=0.52)
-        else:
+        else:  # challenge: both go up for the ball
             victim.set_action("jump", kc - round(0.3 * fps), kc + round(0.3 * fps))
-            off_track.set_action("jump", kc - round(0.3 * fps), kc + round(0.3 * fps)) if kind == "Challenge" else None
+            off_track.set_action("jump", kc - round(0.3 * fps), kc + round(0.3 * fps))
             off_track.set_jump(kc, jump_h * rng.uniform(0.8, 1.1), round(0.6 * fps))
         victim.set_jump(kc, jump_h, round(0.6 * fps))
     if falls:
-        delay = round((0.12 - 0.08 * u) * fps) if kind != "Dive" else round(rng.uniform(0.1, 0.3) * fps)
-        fall_len = max(4, round((0.9 - 0.6 * u) * fps))
+        delay = round((0.2 - 0.18 * u) * fps) if kind != "Dive" else round(rng.uniform(0.1, 0.3) * fps)
+        fall_len = max(4, round((1.1 - 0.9 * u) * fps))  # soft fouls topple slowly, violent ones fast
         fs = kc + delay
         victim.set_action("fall", fs, fs + fall_len, amp=u, aux=fall_dir)
         lie = round(rng.uniform(0.8, 1.4) * fps)
-        victim.set_action("fall", fs + fall_len, fs + fall_len + lie, amp=u, aux=fall_dir, key_frame=fs + fall_len, key_u=1.0)
+        victim.set_action("fall", fs + fall_len, fs + fall_len + lie, amp=u, aux=fall_dir)  # lying on the ground
         victim.u[fs + fall_len : fs + fall_len + lie] = 1.0
         victim.set_action("get_up", fs + fall_len + lie, fs + fall_len + lie + round(0.8 * fps), aux=fall_dir)
-        if u >= SEVERITY_BANDS[3][0] and kind != "Dive":  # violent: the victim rolls over on the ground
+        if u >= SEVERITY_BANDS[3][0] and kind != "Dive":  # violent: thrown off his feet, then rolls over
+            victim.set_jump(fs + fall_len // 2, 0.25 + 0.5 * (u - SEVERITY_BANDS[3][0]) / (1 - SEVERITY_BANDS[3][0]), fall_len + 2)
             a, b = fs, min(fs + fall_len + lie, n)
             if b > a:
                 victim.yaw[a:b] += np.linspace(0, rng.choice([-1, 1]) * 2.2, b - a)
-                victim.yaw[b:] = victim.yaw[b - 1] if b < n else victim.yaw[b:]
+                if b < n:
+                    victim.yaw[b:] = victim.yaw[b - 1]
     _place(off_track, off)
     off_track.yaw[:] = heading_of(off[:, 0], off[:, 1], math.atan2(O[1] - off[0, 1], O[0] - off[0, 0]))
     if kind in ("Holding", "Elbowing", "Challenge", "Pushing"):

@@ -38,7 +38,11 @@ class Kit:
 
 def random_kits(rng: np.random.Generator) -> tuple[Kit, Kit, Kit]:
     """Two outfield kits of clearly different colours plus a goalkeeper kit."""
-    i, j, k = rng.choice(len(KIT_PALETTE), size=3, replace=False)
+    while True:  # kits that a viewer (and a model) can tell apart
+        i, j, k = rng.choice(len(KIT_PALETTE), size=3, replace=False)
+        a, b, g = (np.array(KIT_PALETTE[x], float) for x in (i, j, k))
+        if min(np.linalg.norm(a - b), np.linalg.norm(a - g), np.linalg.norm(b - g)) > 140:
+            break
     a, b, g = KIT_PALETTE[i], KIT_PALETTE[j], KIT_PALETTE[k]
     white, dark = (235, 235, 235), (25, 25, 30)
     return (
