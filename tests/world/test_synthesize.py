@@ -4,6 +4,7 @@ import json
 from conftest import tiny_params
 
 from replaylab import params as P
+from replaylab.world.match import EVENT_TYPES
 from replaylab.world.synthesize import generate, plan_tasks
 
 DETERMINISTIC = (
@@ -32,6 +33,7 @@ def test_manifest_contact_sheets_and_counts(tiny_world):
     root, summary = tiny_world
     manifest = json.loads((root / "manifest.json").read_text())
     assert manifest["seed"] == 7 and manifest["summary"]["matches"] == 2
+    assert set(summary["events"]) == set(EVENT_TYPES)  # zero counts too: metrics diff compares like with like
     sheets = {p.stem for p in (root / "contact_sheets").glob("*.png")}
     assert "match_header" in sheets or summary["events"].get("header", 0) == 0
     assert {"recognition_header", "recognition_kick", "recognition_throwin"} <= sheets

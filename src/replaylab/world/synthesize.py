@@ -20,7 +20,7 @@ from tqdm import tqdm
 from ..io import replace_dir, write_csv, write_json, write_text
 from ..params import Params, SynthesizeParams
 from .fouls import FOUL_CLASSES, SEVERITY_BANDS
-from .match import HEADER_OUTCOMES, MatchConfig, simulate_match
+from .match import EVENT_TYPES, HEADER_OUTCOMES, MatchConfig, simulate_match
 from .physics import BallParams
 from .sheets import contact_sheet, save_png
 from .tracking import ProviderNoise
@@ -209,14 +209,14 @@ def _finish(params: Params, root: Path, results: list) -> dict:
     for name, items in sorted(sheets.items()):
         rows = [frames for _, frames in sorted(items, key=lambda kv: str(kv[0]))][: p.contact_sheets.examples]
         save_png(root / "contact_sheets" / f"{name}.png", contact_sheet(name.replace("_", " "), rows))
-    event_counts: dict[str, int] = {}
+    event_counts = {t: 0 for t in EVENT_TYPES}  # every type, so `dvc metrics diff` compares like with like
     for m in matches:
         for k, v in m.events.items():
             event_counts[k] = event_counts.get(k, 0) + v
     summary = {
         "matches": len(matches),
         "match_frames": int(sum(m.n_frames for m in matches)),
-        "events": dict(sorted(event_counts.items())),
+        "events": event_counts,
         "header_clips": len(clip_rows),
         "header_clip_positives": int(sum(r["label"] for r in clip_rows)),
         "foul_actions": {s: len(fouls[s]) for s in SPLITS},
