@@ -16,7 +16,7 @@ def test_ava_csv_labelmap_and_proposals(tiny_world):
     assert len(train) == summary["ava_train_rows"]
     # multi-label: some person has more than one action at a keyframe
     per_person = {}
-    for vid, ts, box, action, person in train:
+    for vid, ts, _box, action, person in train:
         per_person.setdefault((vid, ts, person), set()).add(action)
     assert max(len(v) for v in per_person.values()) >= 2
     props = read_ava_proposals(ann / "ava_dense_proposals_train.FAIR.recall_93.9.pkl")

@@ -344,7 +344,6 @@ class _Sim:
         fa = max(fk + 1, fc - int(0.3 * fps))
         self.script_path(r, fk + 1, fa, c, yaw=face)
         self.script_path(r, fa + 1, fc, c, yaw=face)
-        h = self.players[r].height
         pre, post = int(0.4 * fps), int(0.37 * fps)
         fwd = np.array([math.cos(face), math.sin(face)])
         if outcome == "header":

@@ -126,7 +126,7 @@ def render_match(truth: MatchTruth, cfg: MatchRenderConfig, out_dir: Path, clips
     requests: list[CropRequest] = []
     clip_rows: list[dict] = []
     half = cfg.clip_frames // 2
-    for i, (f, kind, player) in enumerate(_choose_clip_events(truth, cfg, rng)):
+    for f, kind, player in _choose_clip_events(truth, cfg, rng):
         uv, _ = cameras[f].project(truth.ball[f][None])
         clip_id = f"{truth.match_id}_{f:06d}"  # no label in the name: the CSV holds it
         requests.append(CropRequest(("clip", clip_id), list(range(f - half, f - half + cfg.clip_frames)), tuple(uv[0]),
