@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from replaylab.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,3 +27,59 @@ def test_console_script_is_installed():
     exe = Path(sys.executable).with_name("replaylab")
     res = subprocess.run([str(exe), "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "synthesize" in res.stdout
+
+
+def _header_csv(root: Path, n_videos: int = 6) -> Path:
+    import numpy as np
+
+    lines = ["path,label,video_id"]
+    for v in range(n_videos):
+        for k in range(3):
+            rel = f"clips/v{v}/{k}.npy"
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            np.save(root / rel, np.zeros((2, 4, 4, 3), dtype=np.uint8))
+            lines.append(f"{rel},{(v + k) % 2},v{v}")
+    p = root / "header.csv"
+    p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+def test_split_command_writes_train_and_val(tmp_path, capsys):
+    csv_path = _header_csv(tmp_path)
+    out = tmp_path / "out"
+    # --root_dir defaults to the CSV's directory
+    assert main(["split", "--input_csv", str(csv_path), "--output_dir", str(out), "--val_split", "0.34", "--seed", "3"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["train"] + summary["val"] == 18 and summary["val"] == 6 and summary["grouped_by"] == "video_id"
+    val = (out / "val.csv").read_text().splitlines()
+    assert val[0] == "path,label,video_id" and len(val) == 7
+    assert all(Path(line.split(",")[0]).is_absolute() and Path(line.split(",")[0]).is_file() for line in val[1:])
+
+
+def test_split_command_bad_input_exits_2(tmp_path, capsys):
+    csv_path = _header_csv(tmp_path, n_videos=2)
+    (tmp_path / "clips/v1/2.npy").unlink()
+    assert main(["split", "--input_csv", str(csv_path), "--output_dir", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("replaylab: ") and "row 7" in err and "clips/v1/2.npy" in err and "Traceback" not in err
+    assert main(["split", "--input_csv", str(tmp_path / "missing.csv"), "--output_dir", str(tmp_path / "o")]) == 2
+    assert "input CSV not found" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_import_tracking_from_kloppy_sample(tmp_path, capsys):
+    kloppy = pytest.importorskip("kloppy")
+    files = Path(kloppy.__file__).parent / "tests" / "files"
+    rc = main(["import-tracking", "--provider", "metrica_csv", "--file", f"home_data={files / 'metrica_home.csv'}",
+               "--file", f"away_data={files / 'metrica_away.csv'}", "--out", str(tmp_path / "m"), "--video_fps", "25"])  # fmt: skip
+    assert rc == 0
+    header = (tmp_path / "m" / "tracking.csv").read_text().splitlines()[0]
+    assert header == "frame,time,track_id,team,jersey,x,y,z,box_x1,box_y1,box_x2,box_y2"
+    assert (tmp_path / "m" / "players.csv").is_file()
+
+
+def test_import_tracking_bad_input_exits_2(tmp_path, capsys):
+    pytest.importorskip("kloppy")
+    assert main(["import-tracking", "--provider", "nope", "--file", "raw_data=x", "--out", str(tmp_path), "--video_fps", "25"]) == 2
+    assert "unknown tracking provider" in capsys.readouterr().err
+    assert main(["import-tracking", "--provider", "tracab", "--file", "raw_data", "--out", str(tmp_path), "--video_fps", "25"]) == 2

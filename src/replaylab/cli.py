@@ -6,8 +6,13 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from . import params as P
+
+
+class CliError(Exception):
+    """Bad input the user can fix: printed as one line on stderr, exit code 2 (no traceback)."""
 
 
 def _cmd_params(args: argparse.Namespace) -> int:
@@ -28,6 +33,38 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_split(args: argparse.Namespace) -> int:
+    from .data.splits import split_header_tool_csv
+
+    root = args.root_dir if args.root_dir is not None else Path(args.input_csv).parent
+    try:
+        summary = split_header_tool_csv(
+            input_csv=args.input_csv, output_dir=args.output_dir, root_dir=root, val_split=args.val_split, seed=args.seed
+        )
+    except ValueError as e:  # the splitter reports bad input (missing clip, bad CSV, too few groups) as ValueError
+        raise CliError(str(e)) from e
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _cmd_import_tracking(args: argparse.Namespace) -> int:
+    from .data.adapters.kloppy_tracking import convert_provider
+    from .data.samples import AdapterError
+
+    files = {}
+    for item in args.file:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise CliError(f"--file expects KEY=PATH (e.g. home_data=Sample_Game_1_RawTrackingData_Home_Team.csv), got {item!r}")
+        files[key] = value
+    try:
+        tracking, players = convert_provider(args.provider, args.out, video_fps=args.video_fps, video_offset_s=args.video_offset_s, **files)
+    except (AdapterError, FileNotFoundError, TypeError) as e:  # unknown provider / wrong file keys / missing files
+        raise CliError(str(e)) from e
+    print(json.dumps({"tracking": str(tracking), "players": str(players)}, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="replaylab", description="ReplayLab: sports-video event recognition pipeline tools.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -40,6 +77,30 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None, help="output directory (default: synthesize.out_dir)")
     s.add_argument("--workers", type=int, default=None, help="override synthesize.workers")
     s.set_defaults(func=_cmd_synthesize)
+    sp = sub.add_parser(
+        "split",
+        help="split a header-tool clip CSV (path,label[,video_id,...]) into train.csv / val.csv, disjoint by video",
+    )
+    sp.add_argument("--input_csv", required=True, help="CSV of .npy clip paths (relative to --root_dir) and labels")
+    sp.add_argument("--output_dir", required=True, help="directory for train.csv and val.csv")
+    sp.add_argument(
+        "--root_dir", default=None, help="directory the CSV's relative paths start from (default: the CSV's directory)"
+    )
+    sp.add_argument("--val_split", type=float, default=0.2, help="fraction of the clips for validation (default 0.2)")
+    sp.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    sp.set_defaults(func=_cmd_split)
+    it = sub.add_parser(
+        "import-tracking",
+        help="convert a provider's tracking files (through kloppy) to the canonical tracking.csv + players.csv of a match folder",
+    )
+    it.add_argument("--provider", required=True, help="metrica_csv, metrica_epts, skillcorner, tracab, secondspectrum, statsperform, "
+                    "sportec, signality, hawkeye, pff")  # fmt: skip
+    it.add_argument("--file", action="append", default=[], metavar="KEY=PATH",
+                    help="a provider file as the kloppy loader names it (repeat), e.g. --file meta_data=meta.xml --file raw_data=raw.dat")  # fmt: skip
+    it.add_argument("--out", required=True, help="the match folder to write tracking.csv and players.csv into")
+    it.add_argument("--video_fps", type=float, required=True, help="frame rate of the match video the rows are aligned to")
+    it.add_argument("--video_offset_s", type=float, default=0.0, help="tracking time at the video's first frame, seconds")
+    it.set_defaults(func=_cmd_import_tracking)
     return ap
 
 
@@ -48,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except P.ParamsError as e:
+    except (P.ParamsError, CliError) as e:
         print(f"replaylab: {e}", file=sys.stderr)
         return 2
 

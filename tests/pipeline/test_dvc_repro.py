@@ -13,6 +13,25 @@ import pytest
 
 from conftest import REPO, TINY_PARAMS
 
+# three matches so the header task has a match for each of train / val / test; small clips
+PIPELINE_PARAMS = TINY_PARAMS.replace("count: 2,", "count: 3,") + """\
+cache_clips:  # dvc.yaml names these keys, so they must be in the file (DVC reads them without the schema)
+  out_dir: data/cache
+  on_bad_video: fail
+  compression: none
+  header: {source: {format: matches, root: data/raw/synthetic/matches}, frames: 8, size: [32, 32], crop_px: 64}
+  foul: {source: {format: mvfoul, root: data/raw/synthetic/mvfoul, center_frame: 20}, frames: 6, size: [32, 48], views: 4}
+  actions: {source: {format: ava, root: data/raw/synthetic/ava}, frames: 4, stride: 4, size: [36, 64]}
+  recognition: {source: {format: ucf101, root: data/raw/synthetic/ucf101}, frames: 6, size: [32, 40]}
+split:
+  out_dir: data/splits
+  header: {strategy: grouped, fractions: {train: 0.34, val: 0.33, test: 0.33}}
+  foul: {strategy: official}
+  actions: {strategy: official}
+  recognition: {strategy: official}
+"""
+TASKS = ("header", "foul", "actions", "recognition")
+
 BIN = Path(sys.executable).parent
 
 
@@ -31,7 +50,7 @@ def project(tmp_path_factory) -> Path:
         shutil.copy(REPO / name, root / name)
     shutil.copytree(REPO / "stages", root / "stages", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    (root / "params.yaml").write_text(TINY_PARAMS)
+    (root / "params.yaml").write_text(PIPELINE_PARAMS)
     (root / "metrics").mkdir()
     run(["git", "init", "-q"], root)
     run(["dvc", "init", "-q"], root)
@@ -46,7 +65,17 @@ def test_repro_runs_synthesize_then_is_a_noop(project):
     assert "Running stage 'synthesize'" in first.stdout
     assert (project / "data/raw/synthetic/manifest.json").is_file()
     metrics = json.loads((project / "metrics/synthesize.json").read_text())
-    assert metrics["matches"] == 2 and "seconds" not in metrics
+    assert metrics["matches"] == 3 and "seconds" not in metrics
+    for task in TASKS:
+        assert f"Running stage 'cache_clips@{task}'" in first.stdout and f"Running stage 'split@{task}'" in first.stdout
+        cache = json.loads((project / f"metrics/cache_{task}.json").read_text())
+        assert cache["clips"] > 0 and cache["skipped_sources"] == 0
+        split = json.loads((project / f"metrics/split_{task}.json").read_text())
+        assert split["groups_in_two_splits"] == 0
+        sizes = [split["splits"][k]["n_samples"] for k in ("train", "val", "test")]
+        assert all(n > 0 for n in sizes) and sum(sizes) == cache["clips"], (task, sizes)
+        assert (project / f"data/cache/{task}.h5").is_file() and (project / f"data/splits/{task}/test.csv").is_file()
+        assert not (project / "data/cache/.work" / task).exists()
     assert (project / "dvc.lock").is_file()
     stamp = (project / "data/raw/synthetic/manifest.json").stat().st_mtime_ns
     second = run(["dvc", "repro"], project)

@@ -1,0 +1,1 @@
+"""Datasets: the typed sample index, dataset adapters, the clip cache and group-disjoint splits."""

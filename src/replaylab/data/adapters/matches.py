@@ -1,0 +1,218 @@
+"""Match layout (the synthetic world's, and the one users put their own matches in): one folder per match
+
+``<root>/<match_id>/video.mp4``  broadcast footage
+``<root>/<match_id>/tracking.csv``  canonical tracking table (frame, time, track_id, team, jersey, x, y, z, box_*)
+``<root>/<match_id>/events.csv``  ground-truth events (frame, time, type, subtype, track_id, team, ball_x/y/z)
+``<root>/<match_id>/camera.csv``  optional per-frame calibration (cam_x/y/z, pan, tilt, roll, focal, width, height)
+
+turned into header-clip samples: a positive at every header event; negatives from look-alike events (kicks,
+chest / thigh control, balls flying past a head, jumps that miss, bounces) and from random open play at
+least ``min_gap_s`` away from any event, ``neg_ratio`` negatives per positive in each match. Crop centres
+follow the ball (projected through the calibration) or the event's player box.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..samples import AdapterError, Sample, SampleIndex
+
+HEADER_CLASSES = ["no_header", "header"]
+DEFAULT_LOOKALIKES = ("kick", "chest", "thigh", "fly_past", "jump_miss", "bounce")
+CAMERA_COLUMNS = ("frame", "cam_x", "cam_y", "cam_z", "pan", "tilt", "roll", "focal", "width", "height")
+
+
+def _read_csv(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
+    if not path.is_file():
+        raise AdapterError(f"{path}: file not found")
+    with open(path, newline="") as fh:
+        r = csv.DictReader(fh)
+        missing = [c for c in required if c not in (r.fieldnames or [])]
+        if missing:
+            raise AdapterError(f"{path}: missing columns {missing}")
+        return list(r)
+
+
+def _float(v: str, path: Path, row: int, col: str) -> float:
+    try:
+        return float(v)
+    except ValueError:
+        raise AdapterError(f"{path}, row {row}: column {col!r} is not a number: {v!r}") from None
+
+
+class BallTrack:
+    """Ball position per frame from a tracking table, with gaps (dropouts, missing height) interpolated."""
+
+    def __init__(self, path: Path):
+        rows = _read_csv(path, ("frame", "time", "track_id", "team", "x", "y", "z"))
+        frames, times, xyz = [], [], []
+        for n, r in enumerate(rows, start=2):
+            if r["team"] != "ball":
+                continue
+            frames.append(int(_float(r["frame"], path, n, "frame")))
+            times.append(_float(r["time"], path, n, "time"))
+            z = r["z"].strip()
+            xyz.append((_float(r["x"], path, n, "x"), _float(r["y"], path, n, "y"), float(z) if z else math.nan))
+        if len(frames) < 2:
+            raise AdapterError(f"{path}: fewer than two ball rows (team 'ball')")
+        order = np.argsort(frames)
+        self.frames = np.asarray(frames)[order]
+        self.times = np.asarray(times)[order]
+        self.xyz = np.asarray(xyz, float)[order]
+        df = np.diff(self.frames)
+        dt = np.diff(self.times)
+        ok = df > 0
+        if not ok.any():
+            raise AdapterError(f"{path}: ball frames do not advance")
+        self.fps = float(np.median(df[ok] / np.maximum(dt[ok], 1e-9)))
+        self.n_frames = int(self.frames[-1]) + 1
+
+    def position(self, frame: int) -> np.ndarray:
+        x = np.interp(frame, self.frames, self.xyz[:, 0])
+        y = np.interp(frame, self.frames, self.xyz[:, 1])
+        known = ~np.isnan(self.xyz[:, 2])
+        z = float(np.interp(frame, self.frames[known], self.xyz[known, 2])) if known.any() else 0.0
+        return np.array([x, y, z])
+
+
+def _cameras(path: Path) -> dict[int, object]:
+    from ...world.camera import Camera
+
+    out = {}
+    for n, r in enumerate(_read_csv(path, CAMERA_COLUMNS), start=2):
+        v = {c: _float(r[c], path, n, c) for c in CAMERA_COLUMNS}
+        out[int(v["frame"])] = Camera(
+            position=(v["cam_x"], v["cam_y"], v["cam_z"]), pan=v["pan"], tilt=v["tilt"], focal=v["focal"],
+            width=int(v["width"]), height=int(v["height"]), roll=v["roll"],
+        )  # fmt: skip
+    return out
+
+
+def _player_heads(path: Path, frames: set[int]) -> dict[tuple[int, int], tuple[float, float]]:
+    """(frame, track_id) -> image point just below the top of the player's box (the head)."""
+    out = {}
+    for r in _read_csv(path, ("frame", "track_id", "box_x1", "box_y1", "box_x2", "box_y2")):
+        f = int(r["frame"])
+        if f in frames and r["box_x1"]:
+            x1, y1, x2, y2 = (float(r[c]) for c in ("box_x1", "box_y1", "box_x2", "box_y2"))
+            out[(f, int(r["track_id"]))] = ((x1 + x2) / 2, y1 + 0.12 * (y2 - y1))
+    return out
+
+
+def load_matches(
+    root: str | Path,
+    *,
+    neg_ratio: float = 2.0,
+    lookalike_share: float = 0.5,
+    lookalike_types: Sequence[str] = DEFAULT_LOOKALIKES,
+    min_gap_s: float = 1.0,
+    margin_s: float = 0.0,
+    crop_on: str = "ball",
+    seed: int = 0,
+    matches: Sequence[str] | None = None,
+) -> SampleIndex:
+    """Header samples from every match folder under ``root`` (or the named ``matches``).
+
+    ``margin_s`` drops events closer than that to either end of the match (so a clip window fits);
+    ``crop_on`` is ``ball`` (needs camera.csv), ``player`` (the event's player box; random play uses the
+    ball) or ``none``. Sampling of negatives is deterministic for ``seed`` and the match id.
+    """
+    root = Path(root)
+    if crop_on not in ("ball", "player", "none"):
+        raise AdapterError(f"crop_on: unknown value {crop_on!r} (ball, player, none)")
+    if not root.is_dir():
+        raise AdapterError(f"{root}: match folder not found")
+    ids = list(matches) if matches is not None else sorted(p.name for p in root.iterdir() if (p / "events.csv").is_file())
+    if not ids:
+        raise AdapterError(f"{root}: no match folders (each needs video.mp4, tracking.csv, events.csv)")
+    samples: list[Sample] = []
+    for mid in ids:
+        samples.extend(_match_samples(root, mid, neg_ratio, lookalike_share, set(lookalike_types), min_gap_s, margin_s, crop_on, seed))
+    return SampleIndex(samples, list(HEADER_CLASSES), root, name=f"matches:{root}")
+
+
+def _match_samples(root, mid, neg_ratio, lookalike_share, lookalike_types, min_gap_s, margin_s, crop_on, seed) -> list[Sample]:
+    folder = root / mid
+    video = folder / "video.mp4"
+    if not video.is_file():
+        raise AdapterError(f"{video}: match video not found")
+    events_path = folder / "events.csv"
+    ball = BallTrack(folder / "tracking.csv")
+    fps = ball.fps
+    events = []
+    for n, r in enumerate(_read_csv(events_path, ("frame", "type")), start=2):
+        f = int(_float(r["frame"], events_path, n, "frame"))
+        tid = r.get("track_id", "").strip()
+        events.append((f, r["type"].strip(), r.get("subtype", "").strip(), int(tid) if tid else -1))
+    margin = int(math.ceil(margin_s * fps))
+    lo, hi = margin, ball.n_frames - 1 - margin
+    inside = [e for e in events if lo <= e[0] <= hi]
+    pos = [e for e in inside if e[1] == "header"]
+    rng = np.random.default_rng([seed, *mid.encode()])
+    n_neg = int(round(neg_ratio * len(pos)))
+    n_alike = int(round(n_neg * lookalike_share))
+    alike = _round_robin([e for e in inside if e[1] in lookalike_types], n_alike, rng)
+    busy = np.zeros(ball.n_frames, bool)
+    gap = int(round(min_gap_s * fps))
+    for e in events:
+        busy[max(e[0] - gap, 0) : e[0] + gap + 1] = True
+    free = np.flatnonzero(~busy[lo : hi + 1]) + lo
+    n_rand = min(n_neg - len(alike), len(free))
+    rand = [(int(f), "random", "", -1) for f in sorted(rng.choice(free, n_rand, replace=False))] if n_rand > 0 else []
+    chosen: dict[int, tuple] = {}
+    for e in pos + alike + rand:  # one clip per frame; a header wins over anything at the same frame
+        chosen.setdefault(e[0], e)
+    picked = [chosen[f] for f in sorted(chosen)]
+    points = _crop_points(folder, picked, ball, crop_on)
+    out = []
+    for (f, kind, sub, tid), pt in zip(picked, points):
+        out.append(
+            Sample(
+                sample_id=f"{mid}_{f:06d}", sources=(f"{mid}/video.mp4",), group=mid, label=int(kind == "header"),
+                center_s=f / fps, point=pt,
+                meta={"frame": f, "event": kind, "subtype": sub, "track_id": tid, "match": mid},
+            )
+        )  # fmt: skip
+    return out
+
+
+def _round_robin(events: list[tuple], n: int, rng: np.random.Generator) -> list[tuple]:
+    """Up to ``n`` events spread evenly over the event types (rare hard negatives are not swamped by kicks)."""
+    by_type: dict[str, list[tuple]] = {}
+    for e in events:
+        by_type.setdefault(e[1], []).append(e)
+    queues = [[lst[i] for i in rng.permutation(len(lst))] for _, lst in sorted(by_type.items())]
+    out: list[tuple] = []
+    while len(out) < n and any(queues):
+        for q in queues:
+            if q and len(out) < n:
+                out.append(q.pop())
+    return sorted(out)
+
+
+def _crop_points(folder: Path, picked: list[tuple], ball: BallTrack, crop_on: str) -> list[tuple[float, float] | None]:
+    if crop_on == "none":
+        return [None] * len(picked)
+    cam_path = folder / "camera.csv"
+    if not cam_path.is_file():
+        raise AdapterError(f"{cam_path}: crop_on={crop_on} needs the camera calibration; set crop_on: none to use full frames")
+    cams = _cameras(cam_path)
+    heads = _player_heads(folder / "tracking.csv", {p[0] for p in picked}) if crop_on == "player" else {}
+    out = []
+    for f, _kind, _sub, tid in picked:
+        if crop_on == "player" and (f, tid) in heads:
+            out.append(heads[(f, tid)])
+            continue
+        cam = cams.get(f)
+        if cam is None:
+            raise AdapterError(f"{cam_path}: no calibration row for frame {f}")
+        uv, depth = cam.project(ball.position(f)[None])
+        if depth[0] <= 0:
+            raise AdapterError(f"{cam_path}: the ball is behind the camera at frame {f}")
+        out.append((float(uv[0, 0]), float(uv[0, 1])))
+    return out

@@ -1,0 +1,146 @@
+"""The typed sample index every dataset adapter produces and the clip cache consumes.
+
+One :class:`Sample` is one training example: which video(s) to read (one per camera view), where in
+time (the clip centre), where in the image (an optional crop centre), its label and its group (the
+match / video it comes from, so splits never put one group on both sides).
+
+A :class:`SampleIndex` holds the samples of one dataset with its class names. It round-trips through
+CSV (``write_csv`` / ``read_csv``) with these columns:
+
+``sample_id, group, label, label_name, sources, center_s, point_x, point_y, meta``
+
+- ``sources``: source paths joined by ``|`` (views in order); relative paths are relative to ``root``.
+- ``center_s``: clip centre in seconds from the start of the video; empty = the whole video
+  (the cache samples its frames uniformly over the duration, TSN style).
+- ``point_x``, ``point_y``: crop centre in source pixels; empty = no tracked point.
+- ``meta``: JSON object with task-specific fields (official label strings, boxes, event type, ...).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..io import atomic_path
+
+INDEX_COLUMNS = ("sample_id", "group", "label", "label_name", "sources", "center_s", "point_x", "point_y", "meta")
+
+
+class AdapterError(ValueError):
+    """A dataset on disk does not match its format; the message names the file and the row / key."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    sample_id: str  # unique within the index
+    sources: tuple[str, ...]  # video files (one per view) or .npy clips; relative to the index root
+    group: str  # match / video the sample comes from (split unit)
+    label: int  # class index into SampleIndex.classes; -1 = no single label (multi-label tasks use meta)
+    center_s: float | None = None  # clip centre, seconds; None = whole video
+    point: tuple[float, float] | None = None  # crop centre (x, y) in source pixels
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self):
+        if not self.sample_id:
+            raise AdapterError("sample with an empty sample_id")
+        if not self.sources:
+            raise AdapterError(f"sample {self.sample_id}: no source video")
+        if self.center_s is not None and not math.isfinite(self.center_s):
+            raise AdapterError(f"sample {self.sample_id}: centre time {self.center_s} is not finite")
+
+
+@dataclass
+class SampleIndex:
+    samples: list[Sample]
+    classes: list[str]  # label names; Sample.label indexes this list
+    root: Path = Path(".")  # relative sources resolve against this directory
+    name: str = ""  # dataset / task name for messages
+
+    def __post_init__(self):
+        self.root = Path(self.root)
+        seen: set[str] = set()
+        for s in self.samples:
+            if s.sample_id in seen:
+                raise AdapterError(f"{self.name or 'index'}: duplicate sample_id {s.sample_id!r}")
+            seen.add(s.sample_id)
+            if s.label >= len(self.classes) or s.label < -1:
+                raise AdapterError(f"{self.name or 'index'}: sample {s.sample_id} has label {s.label} outside 0..{len(self.classes) - 1}")
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def resolve(self, source: str) -> Path:
+        p = Path(source)
+        return p if p.is_absolute() else self.root / p
+
+    def groups(self) -> list[str]:
+        return sorted({s.group for s in self.samples})
+
+    def label_name(self, s: Sample) -> str:
+        return self.classes[s.label] if s.label >= 0 else ""
+
+    def rows(self) -> Iterable[list]:
+        for s in self.samples:
+            yield [
+                s.sample_id,
+                s.group,
+                s.label,
+                self.label_name(s),
+                "|".join(s.sources),
+                "" if s.center_s is None else f"{s.center_s:.6f}",
+                "" if s.point is None else f"{s.point[0]:.2f}",
+                "" if s.point is None else f"{s.point[1]:.2f}",
+                json.dumps(s.meta, sort_keys=True, separators=(",", ":")),
+            ]
+
+    def write_csv(self, path: str | os.PathLike) -> None:
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(INDEX_COLUMNS)
+            w.writerows(self.rows())
+
+    def subset(self, sample_ids: Sequence[str]) -> SampleIndex:
+        by_id = {s.sample_id: s for s in self.samples}
+        return SampleIndex([by_id[i] for i in sample_ids], list(self.classes), self.root, self.name)
+
+
+def read_csv(path: str | os.PathLike, *, classes: Sequence[str] | None = None, root: str | os.PathLike | None = None) -> SampleIndex:
+    """Read an index CSV. Class names come from ``classes`` or, if omitted, from the label / label_name columns."""
+    path = Path(path)
+    if not path.is_file():
+        raise AdapterError(f"{path}: sample index not found")
+    samples: list[Sample] = []
+    names: dict[int, str] = {}
+    with open(path, newline="") as fh:
+        r = csv.DictReader(fh)
+        missing = [c for c in INDEX_COLUMNS if c not in (r.fieldnames or [])]
+        if missing:
+            raise AdapterError(f"{path}: missing columns {missing}")
+        for n, row in enumerate(r, start=2):
+            try:
+                label = int(row["label"])
+                point = None if row["point_x"] == "" else (float(row["point_x"]), float(row["point_y"]))
+                samples.append(
+                    Sample(
+                        sample_id=row["sample_id"],
+                        sources=tuple(row["sources"].split("|")) if row["sources"] else (),
+                        group=row["group"],
+                        label=label,
+                        center_s=None if row["center_s"] == "" else float(row["center_s"]),
+                        point=point,
+                        meta=json.loads(row["meta"]) if row["meta"] else {},
+                    )
+                )
+            except (ValueError, json.JSONDecodeError) as e:
+                raise AdapterError(f"{path}, row {n}: {e}") from e
+            if label >= 0:
+                names.setdefault(label, row["label_name"])
+    if classes is None:
+        classes = [names.get(i, str(i)) for i in range(max(names) + 1)] if names else []
+    return SampleIndex(samples, list(classes), Path(root) if root is not None else Path("."), path.stem)

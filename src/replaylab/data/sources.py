@@ -1,0 +1,79 @@
+"""From a task's ``cache_clips.<task>.source`` params to one SampleIndex, through the format adapters.
+
+Datasets that come with official splits (SoccerNet-MVFoul train / valid / test, AVA train / val, the
+UCF101 and HMDB51 split lists) are read whole; each sample records its official split in
+``meta["official_split"]`` as ``train``, ``val`` or ``test`` so the split stage can keep it.
+AVA's ``val`` set is the benchmark's held-out set and maps to ``test``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .adapters import load_index
+from .adapters.matches import load_matches
+from .samples import AdapterError, Sample, SampleIndex
+
+MVFOUL_SPLIT = {"train": "train", "valid": "val", "test": "test", "challenge": "challenge"}
+AVA_SPLIT = {"train": "train", "val": "test"}
+
+
+def _tag(sample: Sample, split: str, prefix: str | None) -> Sample:
+    meta = dict(sample.meta, official_split=split)
+    sid = f"{prefix}/{sample.sample_id}" if prefix else sample.sample_id
+    return Sample(sid, sample.sources, sample.group, sample.label, sample.center_s, sample.point, meta)
+
+
+def _rebase(src: str, old_root: Path, root: Path) -> str:
+    p = Path(src) if Path(src).is_absolute() else old_root / src
+    try:
+        return str(p.relative_to(root))
+    except ValueError:
+        return str(p.resolve())
+
+
+def _merge(parts: list[tuple[SampleIndex, str, str | None]], name: str, root: Path) -> SampleIndex:
+    """Concatenate per-split indexes; sources become relative to ``root``."""
+    samples: list[Sample] = []
+    classes = parts[0][0].classes
+    for idx, split, prefix in parts:
+        if idx.classes != classes:
+            raise AdapterError(f"{name}: class lists differ between splits ({classes} vs {idx.classes})")
+        for s in idx.samples:
+            s = _tag(s, split, prefix)
+            srcs = tuple(_rebase(src, idx.root, root) for src in s.sources)
+            samples.append(Sample(s.sample_id, srcs, s.group, s.label, s.center_s, s.point, s.meta))
+    return SampleIndex(samples, list(classes), root, name)
+
+
+def task_index(task: str, cfg, *, seed: int, margin_s: float = 0.0) -> SampleIndex:
+    """The sample index of ``task`` from its validated cache params ``cfg``."""
+    src = cfg.source
+    root = Path(src.root)
+    if not root.exists():
+        raise AdapterError(f"cache_clips.{task}.source.root: {root} does not exist")
+    if src.format == "matches":
+        return load_matches(
+            root, neg_ratio=src.neg_ratio, lookalike_share=src.lookalike_share, lookalike_types=src.lookalike_types,
+            min_gap_s=src.min_gap_s, margin_s=margin_s, crop_on=src.crop_on, seed=seed,
+        )  # fmt: skip
+    if src.format == "header_csv":
+        return load_index("header_csv", root / src.csv, root_dir=root)
+    if src.format == "mvfoul":
+        parts = []
+        for split in src.splits:
+            idx = load_index("mvfoul", root / split, center_frame=src.center_frame, fps=src.source_fps)
+            parts.append((idx, MVFOUL_SPLIT[split], split))
+        return _merge(parts, f"mvfoul:{root}", root)
+    if src.format == "ava":
+        parts = []
+        for split in src.splits:
+            idx = load_index("ava", root, split=split, timestamp_offset=src.timestamp_offset, min_proposal_score=src.min_proposal_score)
+            parts.append((idx, AVA_SPLIT[split], split))
+        return _merge(parts, f"ava:{root}", root)
+    if src.format in ("ucf101", "hmdb51"):
+        idx = load_index(src.format, root, split_id=src.split_id)
+        samples = [Sample(s.sample_id, s.sources, s.group, s.label, s.center_s, s.point,
+                          dict(s.meta, official_split=s.meta.get("official_split", "train"))) for s in idx.samples]  # fmt: skip
+        return SampleIndex(samples, idx.classes, idx.root, idx.name)
+    raise AdapterError(f"cache_clips.{task}.source.format: unknown format {src.format!r}")

@@ -1,0 +1,89 @@
+"""Match layout -> header samples: positives at headers, look-alike and random negatives, crop points."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections import Counter
+
+import pytest
+
+from replaylab.data.adapters.matches import BallTrack, load_matches
+from replaylab.data.samples import AdapterError
+
+
+@pytest.fixture(scope="module")
+def matches(tiny_world):
+    return tiny_world[0] / "matches"
+
+
+def _events(folder):
+    return list(csv.DictReader(open(folder / "events.csv")))
+
+
+def test_every_header_is_a_positive_and_negatives_follow_the_ratio(matches):
+    idx = load_matches(matches, neg_ratio=2.0, lookalike_share=0.5, margin_s=0.3, seed=1)
+    assert idx.classes == ["no_header", "header"]
+    for mid in idx.groups():
+        fps = BallTrack(matches / mid / "tracking.csv").fps
+        n = BallTrack(matches / mid / "tracking.csv").n_frames
+        heads = {int(e["frame"]) for e in _events(matches / mid) if e["type"] == "header" and 8 <= int(e["frame"]) <= n - 9}
+        mine = [s for s in idx.samples if s.group == mid]
+        assert {s.meta["frame"] for s in mine if s.label == 1} == heads
+        assert all(abs(s.center_s - s.meta["frame"] / fps) < 1e-9 for s in mine)
+        negs = [s for s in mine if s.label == 0]
+        assert len(negs) <= round(2.0 * len(heads))
+        assert all(s.meta["event"] != "header" for s in negs)
+    assert len({s.sample_id for s in idx.samples}) == len(idx)
+
+
+def test_lookalikes_are_spread_over_types_and_random_play_keeps_its_distance(matches):
+    idx = load_matches(matches, neg_ratio=3.0, lookalike_share=1.0, seed=0)
+    kinds = Counter(s.meta["event"] for s in idx.samples if s.label == 0)
+    assert "random" not in kinds and len(kinds) >= 2
+    idx = load_matches(matches, neg_ratio=2.0, lookalike_share=0.0, min_gap_s=1.0, seed=0)
+    for s in idx.samples:
+        if s.meta["event"] == "random":
+            frames = [int(e["frame"]) for e in _events(matches / s.group)]
+            assert min(abs(f - s.meta["frame"]) for f in frames) > 25
+
+
+def test_deterministic_for_a_seed(matches):
+    a = load_matches(matches, seed=3)
+    b = load_matches(matches, seed=3)
+    c = load_matches(matches, seed=4)
+    assert [s.sample_id for s in a.samples] == [s.sample_id for s in b.samples]
+    assert [s.sample_id for s in a.samples] != [s.sample_id for s in c.samples]
+
+
+def test_crop_points_inside_the_image(matches):
+    ball = load_matches(matches, crop_on="ball")
+    player = load_matches(matches, crop_on="player")
+    none = load_matches(matches, crop_on="none")
+    assert all(s.point is None for s in none.samples)
+    for idx in (ball, player):
+        inside = [0 <= s.point[0] <= 320 and 0 <= s.point[1] <= 180 for s in idx.samples]
+        assert sum(inside) >= 0.9 * len(inside)
+    moved = [a.point != b.point for a, b in zip(ball.samples, player.samples) if a.meta["track_id"] > 0]
+    assert any(moved)
+
+
+def test_errors_name_the_file(matches, tmp_path):
+    bad = tmp_path / "m"
+    shutil.copytree(matches / "match_000", bad / "match_000")
+    (bad / "match_000" / "camera.csv").unlink()
+    with pytest.raises(AdapterError, match="camera.csv"):
+        load_matches(bad, crop_on="ball")
+    assert len(load_matches(bad, crop_on="none")) > 0
+    rows = (bad / "match_000" / "events.csv").read_text().splitlines()
+    rows[1] = "x" + rows[1]
+    (bad / "match_000" / "events.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(AdapterError, match=r"events.csv, row 2"):
+        load_matches(bad, crop_on="none")
+    (bad / "match_000" / "video.mp4").unlink()
+    with pytest.raises(AdapterError, match="video.mp4"):
+        load_matches(bad, crop_on="none")
+    with pytest.raises(AdapterError, match="no match folders"):
+        load_matches(tmp_path, crop_on="none")
+    with pytest.raises(AdapterError, match="crop_on"):
+        load_matches(matches, crop_on="head")

@@ -1,0 +1,160 @@
+"""The HDF5 clip cache: exact pixels, resume after a kill, bad videos in fail / skip mode, multi-view."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import h5py
+import numpy as np
+import pytest
+from video_fixtures import decode_index, make_video
+
+from replaylab.data.cache import BadVideosError, ClipSpec, build_cache, contact_sheet_png, plan_units, read_cache_meta
+from replaylab.data.samples import Sample, SampleIndex, read_csv
+from replaylab.data.video import read_frames
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("videos")
+    for name in ("a", "b", "c"):
+        make_video(root / f"{name}.mp4", fps=25, n_frames=60, size=(96, 64))
+    return root
+
+
+def _index(root, n_per_video=3, names=("a", "b", "c")) -> SampleIndex:
+    samples = []
+    for v in names:
+        for k in range(n_per_video):
+            samples.append(Sample(f"{v}_{k}", (f"{v}.mp4",), v, k % 2, center_s=0.4 + 0.6 * k, point=(30.0 + 10 * k, 32.0)))
+    return SampleIndex(samples, ["neg", "pos"], root, "t")
+
+
+def _build(index, spec, out, **kw):
+    return build_cache(index, spec, out_h5=out / "c.h5", out_index=out / "c_index.csv", work_dir=out / "work", progress=False, **kw)
+
+
+def test_round_trip_is_pixel_exact(videos, tmp_path):
+    idx = _index(videos)
+    spec = ClipSpec(frames=5, size=(24, 24), stride=2, crop_px=40)
+    summary = _build(idx, spec, tmp_path, workers=2)
+    assert summary["clips"] == 9 and summary["class_counts"] == {"neg": 6, "pos": 3}
+    back = read_csv(tmp_path / "c_index.csv")
+    assert [s.sample_id for s in back.samples] == [s.sample_id for s in idx.samples]
+    with h5py.File(tmp_path / "c.h5", "r") as f:
+        assert f["clips"].shape == (9, 5, 24, 24, 3) and f["clips"].dtype == np.uint8
+        assert f["clips"].chunks == (1, 5, 24, 24, 3)
+        for i, s in enumerate(idx.samples):
+            times = spec.times(s, 60 / 25, 25.0)
+            direct = read_frames(videos / s.sources[0], times, crop_center=s.point, crop_px=40, size=(24, 24))
+            np.testing.assert_array_equal(f["clips"][i], direct)
+        assert json.loads(f.attrs["classes"]) == ["neg", "pos"]
+    assert not (tmp_path / "work").exists()  # parts are removed once the cache is final
+
+
+def test_window_is_centred_with_stride_and_edge_replication(videos, tmp_path):
+    s = Sample("edge", ("a.mp4",), "a", 0, center_s=0.08)  # frame 2, window reaches before the start
+    spec = ClipSpec(frames=6, size=(64, 96), stride=2)
+    _build(SampleIndex([s], ["x"], videos), spec, tmp_path)
+    with h5py.File(tmp_path / "c.h5", "r") as f:
+        got = [decode_index(fr) for fr in f["clips"][0]]
+    assert got == [0, 0, 0, 2, 4, 6]  # frames 2 + (k - 3) * 2, clamped at 0
+
+
+def test_killed_build_resumes_without_redoing_finished_videos(videos, tmp_path):
+    idx = _index(videos)
+    spec = ClipSpec(frames=4, size=(16, 16))
+    done = []
+
+    def kill_after_first(key):
+        done.append(key)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _build(idx, spec, tmp_path, workers=1, _after_unit=kill_after_first)
+    assert not (tmp_path / "c.h5").exists()  # nothing final appears before every unit is done
+    assert len(list((tmp_path / "work").glob("*.npy"))) == 1
+    summary = _build(idx, spec, tmp_path, workers=1)
+    assert summary["resumed_units"] == 1 and summary["clips"] == 9
+    fresh = tmp_path / "fresh"
+    _build(idx, spec, fresh, workers=2)
+    with h5py.File(tmp_path / "c.h5", "r") as a, h5py.File(fresh / "c.h5", "r") as b:
+        np.testing.assert_array_equal(a["clips"][:], b["clips"][:])
+
+
+def test_changed_spec_does_not_reuse_parts(videos, tmp_path):
+    idx = _index(videos)
+    a = plan_units(idx, ClipSpec(frames=4, size=(16, 16)))
+    b = plan_units(idx, ClipSpec(frames=4, size=(16, 32)))
+    assert {u.key for u in a}.isdisjoint({u.key for u in b})
+    assert [len(u.rows) for u in a] == [3, 3, 3]
+
+
+@pytest.fixture()
+def with_bad(videos, tmp_path):
+    bad = tmp_path / "src"
+    bad.mkdir()
+    for name in ("a", "b"):
+        (bad / f"{name}.mp4").write_bytes((videos / f"{name}.mp4").read_bytes())
+    data = (videos / "c.mp4").read_bytes()
+    (bad / "c.mp4").write_bytes(data[: len(data) // 3])  # truncated
+    return bad
+
+
+def test_bad_video_fails_with_the_list(with_bad, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(BadVideosError) as e:
+        _build(_index(with_bad), ClipSpec(frames=4, size=(16, 16)), out, workers=2)
+    assert "c.mp4" in str(e.value) and len(e.value.bad) == 1
+    assert not (out / "c.h5").exists()
+    assert len(list((out / "work").glob("*.npy"))) == 2  # the good videos are kept for the re-run
+
+
+def test_skip_mode_records_file_and_reason(with_bad, tmp_path):
+    out = tmp_path / "out"
+    summary = _build(_index(with_bad), ClipSpec(frames=4, size=(16, 16)), out, on_bad_video="skip", skipped_csv=out / "skipped.csv")
+    assert summary["skipped_sources"] == 1 and summary["skipped_samples"] == 3 and summary["clips"] == 6
+    rows = list(csv.DictReader(open(out / "skipped.csv")))
+    assert len(rows) == 1 and rows[0]["source"].endswith("c.mp4") and rows[0]["reason"] and rows[0]["samples"] == "3"
+    assert all(not s.sample_id.startswith("c_") for s in read_csv(out / "c_index.csv").samples)
+
+
+def test_multi_view_pads_missing_views(videos, tmp_path):
+    samples = [
+        Sample("act0", ("a.mp4", "b.mp4", "c.mp4"), "g0", 1, center_s=1.0),
+        Sample("act1", ("b.mp4", "a.mp4"), "g1", 0, center_s=1.0),
+    ]
+    spec = ClipSpec(frames=3, size=(16, 24), views=4)
+    _build(SampleIndex(samples, ["x", "y"], videos), spec, tmp_path, workers=2)
+    with h5py.File(tmp_path / "c.h5", "r") as f:
+        assert f["clips"].shape == (2, 4, 3, 16, 24, 3)
+        assert f["n_views"][:].tolist() == [3, 2]
+        assert not f["clips"][1, 2:].any() and f["clips"][1, :2].any()
+    meta = read_cache_meta(tmp_path / "c.h5")
+    assert meta["sample_ids"] == ["act0", "act1"] and meta["shape"] == (4, 3, 16, 24, 3)
+
+
+def test_npy_sources_and_whole_video_sampling(videos, tmp_path):
+    clip = np.random.default_rng(0).integers(0, 255, (10, 20, 20, 3), dtype=np.uint8)
+    np.save(tmp_path / "clip.npy", clip)
+    samples = [Sample("n", ("clip.npy",), "g", 0), Sample("w", (str(videos / "a.mp4"),), "h", 0)]
+    _build(SampleIndex(samples, ["x"], tmp_path), ClipSpec(frames=4, size=(20, 20)), tmp_path / "o")
+    with h5py.File(tmp_path / "o" / "c.h5", "r") as f:
+        np.testing.assert_array_equal(f["clips"][0], clip[[0, 3, 6, 9]])
+        assert f["clips"].shape[1:] == (4, 20, 20, 3)
+
+
+def test_empty_index_and_unknown_mode(tmp_path):
+    from replaylab.data.samples import AdapterError
+
+    with pytest.raises(AdapterError, match="empty"):
+        _build(SampleIndex([], ["x"], tmp_path, "mine"), ClipSpec(frames=2, size=(8, 8)), tmp_path)
+    with pytest.raises(ValueError, match="on_bad_video"):
+        _build(SampleIndex([], ["x"], tmp_path), ClipSpec(frames=2, size=(8, 8)), tmp_path, on_bad_video="ignore")
+
+
+def test_contact_sheet(videos, tmp_path):
+    _build(_index(videos), ClipSpec(frames=4, size=(16, 16)), tmp_path)
+    contact_sheet_png(tmp_path / "c.h5", tmp_path / "sheet.png", per_class=2, steps=3)
+    assert (tmp_path / "sheet.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
