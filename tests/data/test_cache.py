@@ -158,3 +158,36 @@ def test_contact_sheet(videos, tmp_path):
     _build(_index(videos), ClipSpec(frames=4, size=(16, 16)), tmp_path)
     contact_sheet_png(tmp_path / "c.h5", tmp_path / "sheet.png", per_class=2, steps=3)
     assert (tmp_path / "sheet.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_process_killed_mid_build_resumes(videos, tmp_path):
+    """SIGKILL the building process after its first finished video; the re-run decodes only the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    _index(videos).write_csv(tmp_path / "index.csv")
+    out = tmp_path / "out"
+    script = (
+        "import sys, time\n"
+        "from replaylab.data.cache import ClipSpec, build_cache\n"
+        "from replaylab.data.samples import read_csv\n"
+        f"idx = read_csv({str(tmp_path / 'index.csv')!r}, root={str(videos)!r})\n"
+        f"build_cache(idx, ClipSpec(frames=4, size=(16, 16)), out_h5={str(out / 'c.h5')!r}, out_index={str(out / 'c_index.csv')!r},\n"
+        f"            work_dir={str(out / 'work')!r}, workers=1, progress=False, _after_unit=lambda k: time.sleep(30))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.time() + 60
+        while not list((out / "work").glob("*.npy")) and time.time() < deadline:
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert not (out / "c.h5").exists()
+    assert len(list((out / "work").glob("*.npy"))) == 1 and not list((out / "work").glob(".*.tmp"))
+    summary = build_cache(read_csv(tmp_path / "index.csv", root=videos), ClipSpec(frames=4, size=(16, 16)), out_h5=out / "c.h5",
+                          out_index=out / "c_index.csv", work_dir=out / "work", workers=1, progress=False)  # fmt: skip
+    assert summary["resumed_units"] == 1 and summary["clips"] == 9
