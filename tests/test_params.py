@@ -68,8 +68,8 @@ def test_missing_file_and_bad_yaml(tmp_path):
         P.load(None, tmp_path / "nope.yaml")
     with pytest.raises(P.ParamsError, match="not valid YAML"):
         P.load(None, write(tmp_path, "synthesize: [unclosed\n"))
-    with pytest.raises(P.ParamsError, match="no section 'train'"):
-        P.load("train", write(tmp_path, "seed: 1\n"))
+    with pytest.raises(P.ParamsError, match="no section 'evaluate_everything'"):
+        P.load("evaluate_everything", write(tmp_path, "seed: 1\n"))
 
 
 def test_env_var_selects_file(tmp_path, monkeypatch):

@@ -29,6 +29,10 @@ split:
   foul: {strategy: official}
   actions: {strategy: official}
   recognition: {strategy: official}
+train:
+  out_dir: models
+  live_dir: dvclive
+  header: {epochs: 2, batch_size: 4, num_workers: 0, early_stop_patience: 0, warmup_epochs: 0.5, lr_head: null, finetune_mode: full}
 """
 TASKS = ("header", "foul", "actions", "recognition")
 
@@ -76,12 +80,35 @@ def test_repro_runs_synthesize_then_is_a_noop(project):
         assert all(n > 0 for n in sizes) and sum(sizes) == cache["clips"], (task, sizes)
         assert (project / f"data/cache/{task}.h5").is_file() and (project / f"data/splits/{task}/test.csv").is_file()
         assert not (project / "data/cache/.work" / task).exists()
+    assert "Running stage 'train@header'" in first.stdout
+    train = json.loads((project / "metrics/train_header.json").read_text())
+    assert train["epochs_run"] == 2 and 0.0 <= train["test"]["auroc"] <= 1.0 and train["backbone"] == "compact3d"
+    for name in ("best.pt", "last.pt", "config.yaml", "metrics_epoch.csv", "val_predictions.csv", "best_metrics.json", "plots/roc.csv"):
+        assert (project / "models/header" / name).is_file(), name
     assert (project / "dvc.lock").is_file()
     stamp = (project / "data/raw/synthetic/manifest.json").stat().st_mtime_ns
     second = run(["dvc", "repro"], project)
     assert "Running stage" not in second.stdout
     assert "didn't change" in second.stdout or "up to date" in second.stdout
     assert (project / "data/raw/synthetic/manifest.json").stat().st_mtime_ns == stamp
+
+
+def test_plots_show_renders_the_declared_plots(project):
+    res = run(["dvc", "plots", "show", "--json"], project)
+    shown = json.loads(res.stdout)
+    assert "errors" not in shown, shown.get("errors")
+    for name in ("Header loss", "Header val AUROC and F1", "Header ROC (val, best epoch)", "Header PR (val, best epoch)",
+                 "Header confusion (val, best epoch)"):  # fmt: skip
+        plot = shown["data"][name][0]
+        assert plot["type"] == "vega" and plot["content"]["data"]["values"], name
+
+
+def test_exp_run_changes_only_the_trainer(project):
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "baseline run"], project)
+    res = run(["dvc", "exp", "run", "-S", "train.header.lr_head=2e-3", "-S", "train.header.finetune_mode=frozen"], project)
+    assert "Running stage 'train@header'" in res.stdout and "Running stage 'synthesize'" not in res.stdout
+    assert "Running stage 'cache_clips" not in res.stdout
 
 
 def test_exp_run_with_a_changed_param_reruns(project):

@@ -3,11 +3,11 @@ clip, applied identically to all its frames)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+import cv2
+import numpy as np
 import torch
-import torch.nn.functional as F
 
 # (mean, std) per channel, RGB, for pixels scaled to [0, 1]
 NORMALISATION: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
@@ -35,8 +35,11 @@ class AugmentConfig:
 
 
 def augment(clip_thwc_uint8, cfg: AugmentConfig, gen: torch.Generator):
-    """Augmented copy of a uint8 (T, H, W, C) clip, still uint8-range float (T, H, W, C) in [0, 255]."""
-    x = torch.from_numpy(clip_thwc_uint8).float()  # (T, H, W, C)
+    """Augmented copy of a uint8 (T, H, W, C) clip, still uint8-range float (T, H, W, C) in [0, 255].
+
+    Geometry (time shift, flip, rotation about the centre with replicated borders) runs on the uint8
+    frames with OpenCV, photometry (brightness, contrast) in float; one random draw per clip."""
+    x = np.asarray(clip_thwc_uint8)
     t = x.shape[0]
 
     def uniform(a: float) -> float:
@@ -44,23 +47,21 @@ def augment(clip_thwc_uint8, cfg: AugmentConfig, gen: torch.Generator):
 
     if cfg.temporal_jitter > 0:
         shift = int(torch.randint(-cfg.temporal_jitter, cfg.temporal_jitter + 1, (), generator=gen))
-        x = x[torch.clamp(torch.arange(t) + shift, 0, t - 1)]
+        x = x[np.clip(np.arange(t) + shift, 0, t - 1)]
     if cfg.flip > 0 and torch.rand((), generator=gen).item() < cfg.flip:
-        x = x.flip(2)
+        x = x[:, :, ::-1]
     if cfg.rotate_deg > 0:
-        a = math.radians(uniform(cfg.rotate_deg))
-        xt = x.permute(0, 3, 1, 2)  # (T, C, H, W)
-        h, w = xt.shape[-2:]
-        # rotation about the centre in pixel space, expressed in normalised coordinates
-        theta = torch.tensor([[math.cos(a), -math.sin(a) * h / w, 0.0], [math.sin(a) * w / h, math.cos(a), 0.0]], dtype=xt.dtype)
-        grid = F.affine_grid(theta.expand(t, 2, 3), list(xt.shape), align_corners=False)
-        x = F.grid_sample(xt, grid, mode="bilinear", padding_mode="border", align_corners=False).permute(0, 2, 3, 1)
+        h, w = x.shape[1:3]
+        m = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), uniform(cfg.rotate_deg), 1.0)
+        x = np.stack([cv2.warpAffine(np.ascontiguousarray(f), m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                      .reshape(f.shape) for f in x])  # fmt: skip
+    out = torch.from_numpy(np.ascontiguousarray(x)).float()
     if cfg.brightness > 0:
-        x = x * (1.0 + uniform(cfg.brightness))
+        out = out * (1.0 + uniform(cfg.brightness))
     if cfg.contrast > 0:
-        mean = x.mean()
-        x = (x - mean) * (1.0 + uniform(cfg.contrast)) + mean
-    return x.clamp_(0.0, 255.0)
+        mean = out.mean()
+        out = (out - mean) * (1.0 + uniform(cfg.contrast)) + mean
+    return out.clamp_(0.0, 255.0)
 
 
 def normalise(x_thwc: torch.Tensor, mean, std) -> torch.Tensor:

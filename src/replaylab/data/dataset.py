@@ -1,7 +1,8 @@
 """A torch Dataset over the HDF5 clip cache and a split CSV.
 
 Each item is a dict: ``video`` float32 (C, T, H, W) normalised, or (V, C, T, H, W) for multi-view caches;
-``label`` int64; ``row`` (position in the cache); ``view_mask`` bool (V,) for multi-view; and any integer
+``label`` int64; ``row`` (position in the cache); ``index`` (position in the split, so predictions can name
+``self.index.samples[index].sample_id``); ``view_mask`` bool (V,) for multi-view; and any integer
 ``meta`` fields named in ``target_keys`` (e.g. ``offence_severity`` for the foul task).
 
 Training (``train=True``) applies :func:`augment` with a per-item generator seeded from (seed, epoch,
@@ -94,7 +95,7 @@ class ClipDataset(Dataset):
         gen = None
         if self.train:
             gen = torch.Generator().manual_seed(int(np.random.SeedSequence([self.seed, self.epoch, i]).generate_state(1)[0]))
-        item = {"label": torch.tensor(self.labels[i]), "row": torch.tensor(self.rows[i])}
+        item = {"label": torch.tensor(self.labels[i]), "row": torch.tensor(self.rows[i]), "index": torch.tensor(i)}
         if self.multi_view:
             if self.views is not None:
                 n = max(n_views, 1)

@@ -1,0 +1,1 @@
+"""Metrics with the official definitions of the benchmarks they name."""

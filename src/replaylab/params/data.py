@@ -1,0 +1,128 @@
+"""Schema of the `cache_clips` and `split` sections."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from .base import Section as _Section
+
+
+# ------------------------------------------------------------------------------------------ cache_clips
+class MatchesSource(_Section):
+    format: Literal["matches"]
+    root: str = "data/raw/synthetic/matches"
+    neg_ratio: float = Field(2.0, ge=0.0, le=100.0)
+    lookalike_share: float = Field(0.5, ge=0.0, le=1.0)
+    lookalike_types: list[str] = Field(default_factory=lambda: ["kick", "chest", "thigh", "fly_past", "jump_miss", "bounce"])
+    min_gap_s: float = Field(1.0, ge=0.0, le=60.0)
+    crop_on: Literal["ball", "player", "none"] = "ball"
+
+
+class HeaderCsvSource(_Section):
+    format: Literal["header_csv"]
+    root: str = "data/raw/synthetic/header_clips"
+    csv: str = "dataset.csv"
+
+
+class MvfoulSource(_Section):
+    format: Literal["mvfoul"]
+    root: str = "data/raw/synthetic/mvfoul"
+    splits: list[Literal["train", "valid", "test", "challenge"]] = Field(default_factory=lambda: ["train", "valid", "test"], min_length=1)
+    center_frame: int = Field(75, ge=0)
+    source_fps: float = Field(25.0, gt=0.0, le=240.0)
+
+
+class AvaSource(_Section):
+    format: Literal["ava"]
+    root: str = "data/raw/synthetic/ava"
+    splits: list[Literal["train", "val"]] = Field(default_factory=lambda: ["train", "val"], min_length=1)
+    timestamp_offset: float = Field(0.0, ge=0.0)
+    min_proposal_score: float = Field(0.0, ge=0.0, le=1.0)
+
+
+class Ucf101Source(_Section):
+    format: Literal["ucf101"]
+    root: str = "data/raw/synthetic/ucf101"
+    split_id: int = Field(1, ge=1, le=3)
+
+
+class Hmdb51Source(_Section):
+    format: Literal["hmdb51"]
+    root: str
+    split_id: int = Field(1, ge=1, le=3)
+
+
+class ClipParams(_Section):
+    frames: int = Field(16, ge=1, le=512)
+    stride: int = Field(1, ge=1, le=100)
+    fps: float | None = Field(None, gt=0.0, le=240.0)
+    size: list[int] = Field(default_factory=lambda: [64, 64], min_length=2, max_length=2)
+    crop_px: int | None = Field(None, ge=8, le=4096)
+
+    @model_validator(mode="after")
+    def _size(self):
+        if not all(8 <= v <= 1024 for v in self.size):
+            raise ValueError(f"size must be [height, width] with each in 8..1024, got {self.size}")
+        return self
+
+
+class HeaderCacheParams(ClipParams):
+    source: Annotated[MatchesSource | HeaderCsvSource, Field(discriminator="format")] = MatchesSource(format="matches")
+    crop_px: int | None = Field(96, ge=8, le=4096)
+
+
+class FoulCacheParams(ClipParams):
+    source: MvfoulSource = MvfoulSource(format="mvfoul")
+    size: list[int] = Field(default_factory=lambda: [64, 112], min_length=2, max_length=2)
+    views: int = Field(4, ge=1, le=16)
+
+
+class ActionsCacheParams(ClipParams):
+    source: AvaSource = AvaSource(format="ava")
+    stride: int = Field(2, ge=1, le=100)
+    size: list[int] = Field(default_factory=lambda: [96, 160], min_length=2, max_length=2)
+
+
+class RecognitionCacheParams(ClipParams):
+    source: Annotated[Ucf101Source | Hmdb51Source, Field(discriminator="format")] = Ucf101Source(format="ucf101")
+
+
+class CacheParams(_Section):
+    out_dir: str = "data/cache"
+    workers: int = Field(2, ge=0, le=256)
+    on_bad_video: Literal["fail", "skip"] = "fail"
+    compression: Literal["none", "lzf", "gzip"] = "none"
+    header: HeaderCacheParams = HeaderCacheParams()
+    foul: FoulCacheParams = FoulCacheParams()
+    actions: ActionsCacheParams = ActionsCacheParams()
+    recognition: RecognitionCacheParams = RecognitionCacheParams()
+
+
+# ------------------------------------------------------------------------------------------ split
+class Fractions(_Section):
+    train: float = Field(0.7, ge=0.0, le=1.0)
+    val: float = Field(0.15, ge=0.0, le=1.0)
+    test: float = Field(0.15, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _sum(self):
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"train + val + test must be 1, got {total:g}")
+        return self
+
+
+class SplitTaskParams(_Section):
+    strategy: Literal["grouped", "official"] = "grouped"
+    fractions: Fractions = Fractions()
+    seed: int | None = Field(None, ge=0, le=2**32 - 1)
+
+
+class SplitParams(_Section):
+    out_dir: str = "data/splits"
+    header: SplitTaskParams = SplitTaskParams()
+    foul: SplitTaskParams = SplitTaskParams(strategy="official")
+    actions: SplitTaskParams = SplitTaskParams(strategy="official")
+    recognition: SplitTaskParams = SplitTaskParams(strategy="official")

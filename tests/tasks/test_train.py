@@ -1,0 +1,64 @@
+"""train_task end to end on a tiny header cache: outputs, params mapping, same seed -> same metrics."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from replaylab import params as P
+from replaylab.data.cache import build_cache, spec_from_params
+from replaylab.data.samples import read_csv
+from replaylab.data.sources import task_index
+from replaylab.data.task_splits import make_splits, write_splits
+from replaylab.tasks.train import train_config, train_task
+
+
+@pytest.fixture(scope="module")
+def tiny_header(tiny_world, tmp_path_factory):
+    root = tmp_path_factory.mktemp("hdr")
+    matches = root / "matches"
+    shutil.copytree(tiny_world[0] / "matches", matches)
+    shutil.copytree(matches / "match_000", matches / "match_002")  # a third group for train / val / test
+    data = {
+        "seed": 3,
+        "cache_clips": {"out_dir": str(root / "cache"), "header": {"source": {"format": "matches", "root": str(matches)},
+                                                                     "frames": 4, "size": [32, 32], "crop_px": 64}},
+        "split": {"out_dir": str(root / "splits"), "header": {"fractions": {"train": 0.34, "val": 0.33, "test": 0.33}}},
+        "train": {"out_dir": str(root / "models"), "live_dir": str(root / "live"),
+                  "header": {"epochs": 2, "batch_size": 4, "num_workers": 0, "threads": 1, "early_stop_patience": 0}},
+    }  # fmt: skip
+    params = P.validate(data)
+    cfg = params.cache_clips.header
+    spec = spec_from_params(cfg)
+    build_cache(task_index("header", cfg, seed=3, margin_s=0.1), spec, out_h5=root / "cache/header.h5",
+                out_index=root / "cache/header_index.csv", work_dir=root / "w", progress=False)  # fmt: skip
+    by = make_splits(read_csv(root / "cache/header_index.csv"), strategy="grouped", fractions={"train": 0.34, "val": 0.33, "test": 0.33}, seed=3)
+    write_splits(by, root / "splits/header")
+    return root, data
+
+
+def test_train_task_outputs_and_determinism(tiny_header, monkeypatch):
+    root, data = tiny_header
+    monkeypatch.chdir(root)  # dvclive looks for a DVC repo from the working directory
+    first = train_task("header", P.validate(data))
+    assert first["epochs_run"] == 2 and first["backbone"] == "compact3d"
+    assert set(first["val"]) >= {"auroc", "ap", "f1", "loss"} and set(first["test"]) >= {"auroc", "ap", "f1", "loss"}
+    out = root / "models/header"
+    for name in ("best.pt", "last.pt", "config.yaml", "metrics_epoch.csv", "val_predictions.csv", "plots/roc.csv", "plots/test/pr.csv"):
+        assert (out / name).is_file(), name
+    assert "event_types" in (out / "config.yaml").read_text()
+    again = dict(data, train=dict(data["train"], out_dir=str(root / "models2"), live_dir=str(root / "live2")))
+    second = train_task("header", P.validate(again))
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)  # same params + seed -> same metrics
+    rerun = train_task("header", P.validate(data))  # finished: resumes to the end without training again
+    assert rerun["epochs_run"] == 2 and rerun["test"] == first["test"]
+
+
+def test_lr_fills_unset_rates_and_unknown_task():
+    cfg = P.validate({"train": {"header": {"lr": 3e-4, "lr_head": 1e-3}}}).train.header
+    tc = train_config(cfg, seed=5)
+    assert (tc.lr_backbone, tc.lr_head, tc.seed, tc.monitor) == (3e-4, 1e-3, 5, "val_auroc")
+    with pytest.raises(SystemExit, match="foul"):
+        train_task("foul", P.validate({}))
