@@ -32,7 +32,8 @@ split:
 train:
   out_dir: models
   live_dir: dvclive
-  header: {epochs: 2, batch_size: 4, num_workers: 0, early_stop_patience: 0, warmup_epochs: 0.5, lr_head: null, finetune_mode: full}
+  header: {epochs: 2, batch_size: 4, num_workers: 0, early_stop_patience: 0, warmup_epochs: 0.5, lr_head: null, finetune_mode: frozen,
+           backbone: compact3d}
 """
 TASKS = ("header", "foul", "actions", "recognition")
 
@@ -106,9 +107,14 @@ def test_plots_show_renders_the_declared_plots(project):
 def test_exp_run_changes_only_the_trainer(project):
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "baseline run"], project)
-    res = run(["dvc", "exp", "run", "-S", "train.header.lr_head=2e-3", "-S", "train.header.finetune_mode=frozen"], project)
+    # the issue's example: the header tool's CSN name, full fine-tuning, a head learning rate
+    res = run(["dvc", "exp", "run", "-S", "train.header.backbone=csn", "-S", "train.header.finetune_mode=full",
+               "-S", "train.header.lr_head=1e-3"], project)  # fmt: skip
     assert "Running stage 'train@header'" in res.stdout and "Running stage 'synthesize'" not in res.stdout
     assert "Running stage 'cache_clips" not in res.stdout
+    assert json.loads((project / "metrics/train_header.json").read_text())["backbone"] == "csn"
+    shown = run(["dvc", "exp", "show", "--json"], project)
+    assert "train.header.backbone" in shown.stdout or "csn" in shown.stdout
 
 
 def test_exp_run_with_a_changed_param_reruns(project):
