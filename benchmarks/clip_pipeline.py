@@ -4,8 +4,8 @@
 (b) random clip reads per second from the HDF5 cache vs. decoding each clip on the fly: for `foul` the
     way the VARS baseline does (decode the whole clip file, keep the frame window, resize; target >= 20x),
     for long match videos (`header`) with a seek to the window, the best case for on-the-fly reading;
-(c) the data-loading share of a training step (DataLoader over the cache with augmentation, feeding a
-    small 3D CNN).
+(c) the data-loading share of a training step (DataLoader over the cache with augmentation, feeding the
+    default `compact3d` classifier; views max-pooled for `foul`).
 
 Usage: python benchmarks/clip_pipeline.py [--tasks header foul] [--reads 200] [--out benchmarks/results]
 Writes clip_pipeline.json and clip_pipeline.md (the README table) under --out.
@@ -35,6 +35,7 @@ from replaylab import params as P  # noqa: E402
 from replaylab.data.cache import build_cache, spec_from_params  # noqa: E402
 from replaylab.data.sources import task_index  # noqa: E402
 from replaylab.data.video import probe, read_frames  # noqa: E402
+from replaylab.models import build_classifier  # noqa: E402
 
 
 def raw_decode(index, spec) -> int:
@@ -79,24 +80,16 @@ def vars_style_clip(path: Path, first: int, last: int, size: tuple[int, int]) ->
     return F.interpolate(v, size=size, mode="bilinear", align_corners=False).to(torch.uint8)
 
 
-class TinyNet(torch.nn.Module):
-    """A small 3D CNN standing in for a training step (the real backbones come with the training stage)."""
+class ViewMax(torch.nn.Module):
+    """A registry classifier applied to every view, logits max-pooled over views (multi-view caches)."""
 
-    def __init__(self, n_classes: int, views: bool):
+    def __init__(self, model: torch.nn.Module):
         super().__init__()
-        self.views = views
-        self.f = torch.nn.Sequential(
-            torch.nn.Conv3d(3, 16, (3, 5, 5), stride=(1, 2, 2), padding=(1, 2, 2)), torch.nn.ReLU(),
-            torch.nn.Conv3d(16, 32, 3, stride=2, padding=1), torch.nn.ReLU(),
-            torch.nn.Conv3d(32, 64, 3, stride=2, padding=1), torch.nn.ReLU(),
-            torch.nn.AdaptiveAvgPool3d(1), torch.nn.Flatten(), torch.nn.Linear(64, n_classes),
-        )  # fmt: skip
+        self.model = model
 
     def forward(self, x):
-        if self.views:
-            b, v = x.shape[:2]
-            return self.f(x.flatten(0, 1)).view(b, v, -1).max(1).values
-        return self.f(x)
+        b, v = x.shape[:2]
+        return self.model(x.flatten(0, 1)).view(b, v, -1).max(1).values
 
 
 def loader_share(task: str, cache: Path, index_csv: Path, classes: int, batch: int, workers: int, steps: int) -> dict:
@@ -109,7 +102,9 @@ def loader_share(task: str, cache: Path, index_csv: Path, classes: int, batch: i
                      views=2 if task == "foul" else None, seed=0)  # fmt: skip
     dl = DataLoader(ds, batch_size=batch, shuffle=True, num_workers=workers, drop_last=True, persistent_workers=False)
     torch.manual_seed(0)
-    net = TinyNet(classes, ds.multi_view)
+    spec = ds.spec
+    net = build_classifier(backbone="compact3d", num_classes=classes, frames=spec["frames"], size=tuple(spec["size"]))
+    net = ViewMax(net) if ds.multi_view else net
     opt = torch.optim.AdamW(net.parameters(), 1e-3)
     wait = compute = 0.0
     n = 0
