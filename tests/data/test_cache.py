@@ -53,6 +53,21 @@ def test_round_trip_is_pixel_exact(videos, tmp_path):
     assert not (tmp_path / "work").exists()  # parts are removed once the cache is final
 
 
+def test_moving_crop_track_is_followed_frame_by_frame(videos, tmp_path):
+    track = tuple((round(0.04 * k, 2), round(20.0 + 4.0 * k, 2), 30.0) for k in range(60))  # 100 px/s to the right
+    s = Sample("mv", ("a.mp4",), "a", 0, center_s=1.0, point=(120.0, 30.0), track=track)
+    spec = ClipSpec(frames=5, size=(16, 16), stride=3, crop_px=32)
+    _build(SampleIndex([s], ["x"], videos), spec, tmp_path)
+    times = spec.times(s, 60 / 25, 25.0)
+    with h5py.File(tmp_path / "c.h5", "r") as f:
+        for k, t in enumerate(times):
+            direct = read_frames(videos / "a.mp4", [t], crop_center=(20.0 + 100 * t, 30.0), crop_px=32, size=(16, 16))
+            np.testing.assert_array_equal(f["clips"][0][k], direct[0])
+    assert read_csv(tmp_path / "c_index.csv").samples[0].track == track
+    moved = Sample("mv", ("a.mp4",), "a", 0, center_s=1.0, point=(120.0, 30.0), track=track[:-1])
+    assert plan_units(SampleIndex([s], ["x"], videos), spec)[0].key != plan_units(SampleIndex([moved], ["x"], videos), spec)[0].key
+
+
 def test_window_is_centred_with_stride_and_edge_replication(videos, tmp_path):
     s = Sample("edge", ("a.mp4",), "a", 0, center_s=0.08)  # frame 2, window reaches before the start
     spec = ClipSpec(frames=6, size=(64, 96), stride=2)

@@ -139,6 +139,19 @@ def test_crop_and_resize_applied_per_frame(tmp_path):
     assert read_frames(path, []).shape == (0, 64, 96, 3)
 
 
+def test_crop_window_can_move_frame_by_frame(tmp_path):
+    path = tmp_path / "moving.mp4"
+    make_video(path, n_frames=5, size=(96, 64))
+    times = [0.04, 0.04, 0.12]  # the same frame twice, with two different windows
+    full = read_frames(path, times)
+    moving = read_frames(path, times, crop_centers=[(10, 10), (60, 40), (200, 10)], crop_px=32)
+    np.testing.assert_array_equal(moving[0], full[0, 0:32, 0:32])
+    np.testing.assert_array_equal(moving[1], full[1, 24:56, 44:76])
+    np.testing.assert_array_equal(moving[2], full[2, 0:32, 64:96])  # kept inside the frame
+    with pytest.raises(ValueError, match="2 crop centres for 3 times"):
+        read_frames(path, times, crop_centers=[(1, 1), (2, 2)], crop_px=32)
+
+
 # ---------------------------------------------------------------- failures
 
 

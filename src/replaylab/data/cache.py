@@ -58,8 +58,12 @@ class ClipSpec:
         Windows reaching past either end repeat the first / last frame (edge replication)."""
         if sample.center_s is None:
             return uniform_times(duration_s=duration_s, frames=self.frames)
+        return self.window_times(sample.center_s, duration_s, source_fps)
+
+    def window_times(self, center_s: float, duration_s: float, source_fps: float) -> np.ndarray:
+        """The clip's timestamps around ``center_s`` in a video of ``duration_s`` (edge frames repeat)."""
         step = self.stride / (self.fps or source_fps)
-        t = clip_times(center_s=sample.center_s, frames=self.frames, step_s=step)
+        t = clip_times(center_s=center_s, frames=self.frames, step_s=step)
         return np.clip(t, 0.0, max(duration_s - 1.0 / source_fps, 0.0))
 
     def half_window_s(self, source_fps: float = 25.0) -> float:
@@ -105,7 +109,7 @@ def plan_units(index: SampleIndex, spec: ClipSpec) -> list[Unit]:
             h.update(f"|{src}|{_file_stamp(index.resolve(src))}".encode())
         for i in rows:
             s = index.samples[i]
-            h.update(f"|{s.sample_id}|{s.center_s}|{s.point}".encode())
+            h.update(f"|{s.sample_id}|{s.center_s}|{s.point}|{s.track}".encode())
         units.append(Unit(h.hexdigest()[:20], sources, rows))
     return units
 
@@ -128,12 +132,15 @@ def _npy_clip(path: Path, sample: Sample, spec: ClipSpec) -> np.ndarray:
 
 def _read_source(path: Path, sample: Sample, spec: ClipSpec, infos: dict) -> np.ndarray:
     if path.suffix.lower() == ".npy":
+        if sample.track is not None:
+            raise AdapterError(f"{path}: sample {sample.sample_id} has a moving crop track, which needs a video source")
         return _npy_clip(path, sample, spec)
     if path not in infos:
         infos[path] = probe(path)
     info = infos[path]
     times = spec.times(sample, info.duration_s, info.fps)
-    return read_frames(path, times, crop_center=sample.point, crop_px=spec.crop_px, size=spec.size)
+    return read_frames(path, times, crop_center=sample.point, crop_px=spec.crop_px, size=spec.size,
+                       crop_centers=sample.crop_centers(times))  # fmt: skip
 
 
 def decode_unit(index: SampleIndex, unit: Unit, spec: ClipSpec) -> np.ndarray:

@@ -14,6 +14,9 @@ CSV (``write_csv`` / ``read_csv``) with these columns:
   (the cache samples its frames uniformly over the duration, TSN style).
 - ``point_x``, ``point_y``: crop centre in source pixels; empty = no tracked point.
 - ``meta``: JSON object with task-specific fields (official label strings, boxes, event type, ...).
+- ``track`` (optional column): JSON list of ``[time_s, x, y]`` crop centres that move over time (e.g. the ball's
+  image position in every frame); the cache interpolates the centre at each frame it reads. Empty = the fixed
+  ``point``. Index files written before the column existed still read.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from typing import Any
 
 from ..io import atomic_path
 
-INDEX_COLUMNS = ("sample_id", "group", "label", "label_name", "sources", "center_s", "point_x", "point_y", "meta")
+INDEX_COLUMNS = ("sample_id", "group", "label", "label_name", "sources", "center_s", "point_x", "point_y", "meta", "track")
+OPTIONAL_COLUMNS = ("track",)  # older index files lack them
 
 
 class AdapterError(ValueError):
@@ -45,6 +49,8 @@ class Sample:
     center_s: float | None = None  # clip centre, seconds; None = whole video
     point: tuple[float, float] | None = None  # crop centre (x, y) in source pixels
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # moving crop centre: (time_s, x, y) rows in time order; overrides ``point`` where the cache reads frames
+    track: tuple[tuple[float, float, float], ...] | None = None
 
     def __post_init__(self):
         if not self.sample_id:
@@ -53,6 +59,21 @@ class Sample:
             raise AdapterError(f"sample {self.sample_id}: no source video")
         if self.center_s is not None and not math.isfinite(self.center_s):
             raise AdapterError(f"sample {self.sample_id}: centre time {self.center_s} is not finite")
+        if self.track is not None:
+            if not self.track or any(len(r) != 3 or not all(math.isfinite(v) for v in r) for r in self.track):
+                raise AdapterError(f"sample {self.sample_id}: the crop track needs finite (time_s, x, y) rows")
+            if any(b[0] <= a[0] for a, b in zip(self.track, self.track[1:])):
+                raise AdapterError(f"sample {self.sample_id}: the crop track's times must increase")
+
+    def crop_centers(self, times) -> list[tuple[float, float]] | None:
+        """Crop centre at each of ``times`` (s): the track interpolated (held at its ends), or None without a track."""
+        if self.track is None:
+            return None
+        import numpy as np
+
+        tr = np.asarray(self.track, float)
+        ts = np.asarray(times, float)
+        return list(zip(np.interp(ts, tr[:, 0], tr[:, 1]).tolist(), np.interp(ts, tr[:, 0], tr[:, 2]).tolist()))
 
 
 @dataclass
@@ -97,6 +118,7 @@ class SampleIndex:
                 "" if s.point is None else f"{s.point[0]:.2f}",
                 "" if s.point is None else f"{s.point[1]:.2f}",
                 json.dumps(s.meta, sort_keys=True, separators=(",", ":")),
+                "" if s.track is None else json.dumps([[round(v, 3) for v in r] for r in s.track], separators=(",", ":")),
             ]
 
     def write_csv(self, path: str | os.PathLike) -> None:
@@ -119,7 +141,7 @@ def read_csv(path: str | os.PathLike, *, classes: Sequence[str] | None = None, r
     names: dict[int, str] = {}
     with open(path, newline="") as fh:
         r = csv.DictReader(fh)
-        missing = [c for c in INDEX_COLUMNS if c not in (r.fieldnames or [])]
+        missing = [c for c in INDEX_COLUMNS if c not in (r.fieldnames or []) and c not in OPTIONAL_COLUMNS]
         if missing:
             raise AdapterError(f"{path}: missing columns {missing}")
         for n, row in enumerate(r, start=2):
@@ -135,9 +157,10 @@ def read_csv(path: str | os.PathLike, *, classes: Sequence[str] | None = None, r
                         center_s=None if row["center_s"] == "" else float(row["center_s"]),
                         point=point,
                         meta=json.loads(row["meta"]) if row["meta"] else {},
+                        track=tuple(tuple(float(v) for v in r) for r in json.loads(row["track"])) if row.get("track") else None,
                     )
                 )
-            except (ValueError, json.JSONDecodeError) as e:
+            except (ValueError, TypeError, json.JSONDecodeError) as e:
                 raise AdapterError(f"{path}, row {n}: {e}") from e
             if label >= 0:
                 names.setdefault(label, row["label_name"])

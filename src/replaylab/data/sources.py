@@ -8,6 +8,7 @@ AVA's ``val`` set is the benchmark's held-out set and maps to ``test``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from .adapters import load_index
@@ -21,7 +22,7 @@ AVA_SPLIT = {"train": "train", "val": "test"}
 def _tag(sample: Sample, split: str, prefix: str | None) -> Sample:
     meta = dict(sample.meta, official_split=split)
     sid = f"{prefix}/{sample.sample_id}" if prefix else sample.sample_id
-    return Sample(sid, sample.sources, sample.group, sample.label, sample.center_s, sample.point, meta)
+    return replace(sample, sample_id=sid, meta=meta)
 
 
 def _rebase(src: str, old_root: Path, root: Path) -> str:
@@ -42,7 +43,7 @@ def _merge(parts: list[tuple[SampleIndex, str, str | None]], name: str, root: Pa
         for s in idx.samples:
             s = _tag(s, split, prefix)
             srcs = tuple(_rebase(src, idx.root, root) for src in s.sources)
-            samples.append(Sample(s.sample_id, srcs, s.group, s.label, s.center_s, s.point, s.meta))
+            samples.append(replace(s, sources=srcs))
     return SampleIndex(samples, list(classes), root, name)
 
 
@@ -55,7 +56,8 @@ def task_index(task: str, cfg, *, seed: int, margin_s: float = 0.0) -> SampleInd
     if src.format == "matches":
         return load_matches(
             root, neg_ratio=src.neg_ratio, lookalike_share=src.lookalike_share, lookalike_types=src.lookalike_types,
-            min_gap_s=src.min_gap_s, margin_s=margin_s, crop_on=src.crop_on, seed=seed,
+            min_gap_s=src.min_gap_s, margin_s=margin_s, crop_on=src.crop_on, track_half_s=margin_s + 0.2,
+            track_smooth_s=src.track_smooth_s, seed=seed,
         )  # fmt: skip
     if src.format == "header_csv":
         return load_index("header_csv", root / src.csv, root_dir=root)
@@ -73,7 +75,6 @@ def task_index(task: str, cfg, *, seed: int, margin_s: float = 0.0) -> SampleInd
         return _merge(parts, f"ava:{root}", root)
     if src.format in ("ucf101", "hmdb51"):
         idx = load_index(src.format, root, split_id=src.split_id)
-        samples = [Sample(s.sample_id, s.sources, s.group, s.label, s.center_s, s.point,
-                          dict(s.meta, official_split=s.meta.get("official_split", "train"))) for s in idx.samples]  # fmt: skip
+        samples = [replace(s, meta=dict(s.meta, official_split=s.meta.get("official_split", "train"))) for s in idx.samples]
         return SampleIndex(samples, idx.classes, idx.root, idx.name)
     raise AdapterError(f"cache_clips.{task}.source.format: unknown format {src.format!r}")

@@ -294,16 +294,20 @@ def read_frames(
     crop_px: int | None = None,
     size: tuple[int, int] | None = None,
     stats: dict | None = None,
+    crop_centers: Sequence[tuple[float, float]] | None = None,
 ) -> np.ndarray:
     """Frames displayed at ``times`` (s from the first frame; any order) as (len(times), H, W, 3) uint8 RGB.
 
     Seeks once to the keyframe before the earliest time and decodes forward only past the latest one. Times before
-    0 give the first frame; times more than half a frame past the end raise. ``stats``, if given, receives
-    ``decoded`` (frames decoded) and ``seeks``."""
+    0 give the first frame; times more than half a frame past the end raise. ``crop_centers`` (one (x, y) per
+    time) moves the crop window frame by frame (e.g. following the ball) instead of the fixed ``crop_center``.
+    ``stats``, if given, receives ``decoded`` (frames decoded) and ``seeks``."""
     p = Path(path)
     ts = np.asarray(times, dtype=np.float64).reshape(-1)
     if not np.all(np.isfinite(ts)):
         raise VideoReadError(f"{p}: requested times must be finite, got {ts[~np.isfinite(ts)][:3].tolist()}")
+    if crop_centers is not None and len(crop_centers) != ts.size:
+        raise ValueError(f"{p}: {len(crop_centers)} crop centres for {ts.size} times")
     counters = {"decoded": 0, "seeks": 0}
     try:
         with _open(p) as container:
@@ -311,8 +315,12 @@ def read_frames(
             stream.thread_type = "AUTO"
             if ts.size == 0:
                 return np.zeros((0, *_output_shape(stream.height, stream.width, crop_center, crop_px, size), 3), np.uint8)
-            convert = functools.partial(crop_resize, crop_center=crop_center, crop_px=crop_px, size=size)
-            return _read(container, stream, p, ts, counters, convert)
+            if crop_centers is None:  # one conversion serves every target shown by the same frame
+                fixed = functools.partial(crop_resize, crop_center=crop_center, crop_px=crop_px, size=size)
+                return _read(container, stream, p, ts, counters, lambda rgb, k: fixed(rgb), per_target=False)
+            centers = [(float(x), float(y)) for x, y in crop_centers]
+            return _read(container, stream, p, ts, counters,
+                         lambda rgb, k: crop_resize(rgb, crop_center=centers[k], crop_px=crop_px, size=size), per_target=True)  # fmt: skip
     finally:
         if stats is not None:
             stats.update(counters)
@@ -324,8 +332,12 @@ def _read(
     path: Path,
     ts: np.ndarray,
     counters: dict,
-    convert: Callable[[np.ndarray], np.ndarray],
+    convert: Callable[[np.ndarray, int | None], np.ndarray],
+    *,
+    per_target: bool,
 ) -> np.ndarray:
+    """Decode the frames shown at ``ts``; ``convert(rgb, k)`` makes output ``k`` from a frame (``k`` is None, and the
+    result shared by every output of that frame, unless ``per_target``)."""
     codec, tb = _codec_name(stream), stream.time_base
     rate = _nominal_rate(stream)
 
@@ -357,19 +369,25 @@ def _read(
     prev: tuple[av.VideoFrame, float, int, int] | None = None  # last decoded frame: (frame, time s, pts, duration ticks)
     prev_rgb: np.ndarray | None = None  # prev, converted (once it is needed)
 
+    def place(k: int, img: np.ndarray) -> None:
+        nonlocal out
+        if out is None:
+            out = np.empty((len(ts), *img.shape), np.uint8)
+        elif img.shape != out.shape[1:]:
+            raise fail(f"frame size changed to {img.shape} at t={prev[1]:.3f} s")
+        out[k] = img
+
     def emit(upto: int) -> None:
         """Assign prev to targets j..upto-1."""
-        nonlocal j, prev_rgb, out
+        nonlocal j, prev_rgb
         if prev_rgb is None:
             if prev[0].is_corrupt:
                 raise fail(f"corrupt frame at t={prev[1]:.3f} s")
-            prev_rgb = convert(prev[0].to_ndarray(format="rgb24"))
-            if out is None:
-                out = np.empty((len(ts), *prev_rgb.shape), np.uint8)
-            elif prev_rgb.shape != out.shape[1:]:
-                raise fail(f"frame size changed to {prev_rgb.shape} at t={prev[1]:.3f} s")
+            prev_rgb = prev[0].to_ndarray(format="rgb24")
+            if not per_target:
+                prev_rgb = convert(prev_rgb, None)
         while j < upto:
-            out[order[j]] = prev_rgb
+            place(int(order[j]), convert(prev_rgb, int(order[j])) if per_target else prev_rgb)
             j += 1
 
     seek_ticks = origin + math.floor(t_min / tb)

@@ -17,7 +17,8 @@ class MatchesSource(_Section):
     lookalike_share: float = Field(0.5, ge=0.0, le=1.0)
     lookalike_types: list[str] = Field(default_factory=lambda: ["kick", "chest", "thigh", "fly_past", "jump_miss", "bounce"])
     min_gap_s: float = Field(1.0, ge=0.0, le=60.0)
-    crop_on: Literal["ball", "player", "none"] = "ball"
+    crop_on: Literal["ball", "ball_track", "player", "none"] = "ball"
+    track_smooth_s: float = Field(0.1, ge=0.0, le=5.0)
 
 
 class HeaderCsvSource(_Section):

@@ -89,7 +89,8 @@ def train_task(task: str, params) -> dict | None:
     out_dir = Path(params.train.out_dir) / task
     live_dir = Path(params.train.live_dir) / task
     resolved = {"task": task, "seed": params.seed, "train": cfg.model_dump(), "cache_spec": spec, "classes": kinds,
-                "normalisation": norm, "train_config": asdict(tcfg)}  # fmt: skip
+                "normalisation": norm, "crop": _crop_settings(getattr(params.cache_clips, task).source),
+                "train_config": asdict(tcfg)}  # fmt: skip
     if is_main():
         write_text(out_dir / "config.yaml", _yaml(json.loads(json.dumps(resolved))))
     t0 = time.perf_counter()
@@ -125,6 +126,13 @@ def train_task(task: str, params) -> dict | None:
         "test_confusion": confusion(test_rows),
         "clips": {"train": len(train_ds), "val": len(val_ds), "test": len(test_ds)},
     }
+
+
+def _crop_settings(source) -> dict:
+    """How the training clips were cropped, so inference (``replaylab detect``) cuts the same clips."""
+    if source.format == "matches":
+        return {"crop_on": source.crop_on, "track_smooth_s": source.track_smooth_s}
+    return {"crop_on": "precut", "track_smooth_s": 0.0}
 
 
 def _round(v: float) -> float | None:

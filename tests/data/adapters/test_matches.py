@@ -68,12 +68,37 @@ def test_crop_points_inside_the_image(matches):
     assert any(moved)
 
 
+def test_ball_track_follows_the_projected_ball(matches):
+    fixed = load_matches(matches, crop_on="ball", margin_s=0.3, seed=2)
+    moving = load_matches(matches, crop_on="ball_track", margin_s=0.3, track_half_s=0.4, track_smooth_s=0.0, seed=2)
+    assert [s.sample_id for s in fixed.samples] == [s.sample_id for s in moving.samples]
+    for a, b in zip(fixed.samples, moving.samples):
+        assert a.track is None and len(b.track) >= 2 * 10 + 1 - 1
+        times = [t for t, _, _ in b.track]
+        assert times == sorted(times) and min(times) <= b.center_s - 0.39 and max(times) >= b.center_s + 0.39
+        assert b.point == pytest.approx(a.point, abs=0.02)  # unsmoothed: the centre frame is the fixed point
+        assert b.crop_centers([b.center_s])[0] == pytest.approx(a.point, abs=0.02)
+    steps = [abs(b.track[-1][1] - b.track[0][1]) + abs(b.track[-1][2] - b.track[0][2]) for b in moving.samples]
+    assert max(steps) > 5  # the ball moves in the image, and the window with it
+    smooth = load_matches(matches, crop_on="ball_track", margin_s=0.3, track_half_s=0.4, track_smooth_s=0.2, seed=2)
+
+    def jitter(tr):
+        import numpy as np
+
+        xy = np.array([[x, y] for _, x, y in tr])
+        return float(np.abs(np.diff(xy, 2, axis=0)).mean())
+
+    assert sum(map(jitter, (s.track for s in smooth.samples))) < sum(map(jitter, (s.track for s in moving.samples)))
+
+
 def test_errors_name_the_file(matches, tmp_path):
     bad = tmp_path / "m"
     shutil.copytree(matches / "match_000", bad / "match_000")
     (bad / "match_000" / "camera.csv").unlink()
     with pytest.raises(AdapterError, match="camera.csv"):
         load_matches(bad, crop_on="ball")
+    with pytest.raises(AdapterError, match="camera.csv"):
+        load_matches(bad, crop_on="ball_track")
     assert len(load_matches(bad, crop_on="none")) > 0
     rows = (bad / "match_000" / "events.csv").read_text().splitlines()
     rows[1] = "x" + rows[1]

@@ -8,7 +8,9 @@
 turned into header-clip samples: a positive at every header event; negatives from look-alike events (kicks,
 chest / thigh control, balls flying past a head, jumps that miss, bounces) and from random open play at
 least ``min_gap_s`` away from any event, ``neg_ratio`` negatives per positive in each match. Crop centres
-follow the ball (projected through the calibration) or the event's player box.
+are the ball at the clip's centre frame (projected through the calibration), the ball in every frame
+(``ball_track``: the window follows the ball, so it stays in view while it flies in and out; the 3D track is
+smoothed first so tracking noise does not shake the crop), or the event's player box.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ..samples import AdapterError, Sample, SampleIndex
 
 HEADER_CLASSES = ["no_header", "header"]
 DEFAULT_LOOKALIKES = ("kick", "chest", "thigh", "fly_past", "jump_miss", "bounce")
+CROP_MODES = ("ball", "ball_track", "player", "none")
 CAMERA_COLUMNS = ("frame", "cam_x", "cam_y", "cam_z", "pan", "tilt", "roll", "focal", "width", "height")
 
 
@@ -73,11 +76,36 @@ class BallTrack:
         self.n_frames = int(self.frames[-1]) + 1
 
     def position(self, frame: int) -> np.ndarray:
-        x = np.interp(frame, self.frames, self.xyz[:, 0])
-        y = np.interp(frame, self.frames, self.xyz[:, 1])
+        return self.positions(np.array([frame]))[0]
+
+    def positions(self, frames: np.ndarray) -> np.ndarray:
+        """(len(frames), 3) ball positions, gaps interpolated (height 0 when the feed never has one)."""
+        f = np.asarray(frames, float)
+        x = np.interp(f, self.frames, self.xyz[:, 0])
+        y = np.interp(f, self.frames, self.xyz[:, 1])
         known = ~np.isnan(self.xyz[:, 2])
-        z = float(np.interp(frame, self.frames[known], self.xyz[known, 2])) if known.any() else 0.0
-        return np.array([x, y, z])
+        z = np.interp(f, self.frames[known], self.xyz[known, 2]) if known.any() else np.zeros_like(f)
+        return np.stack([x, y, z], 1)
+
+    def smoothed_positions(self, frames: np.ndarray, *, sigma_s: float) -> np.ndarray:
+        """:meth:`positions` smoothed over time with a Gaussian of ``sigma_s`` seconds (0 = raw)."""
+        frames = np.asarray(frames, int)
+        sigma = sigma_s * self.fps
+        if sigma <= 0 or len(frames) == 0:
+            return self.positions(frames)
+        r = int(math.ceil(3 * sigma))
+        lo, hi = int(frames.min()) - r, int(frames.max()) + r
+        dense = self.positions(np.arange(lo, hi + 1))
+        k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+        k /= k.sum()
+        padded = np.pad(dense, ((r, r), (0, 0)), mode="edge")
+        smooth = np.stack([np.convolve(padded[:, c], k, mode="valid") for c in range(3)], 1)
+        return smooth[frames - lo]
+
+
+def read_cameras(path: str | Path) -> dict[int, object]:
+    """Per-frame calibration of ``camera.csv``: frame -> :class:`replaylab.world.camera.Camera`."""
+    return _cameras(Path(path))
 
 
 def _cameras(path: Path) -> dict[int, object]:
@@ -113,18 +141,22 @@ def load_matches(
     min_gap_s: float = 1.0,
     margin_s: float = 0.0,
     crop_on: str = "ball",
+    track_half_s: float = 1.0,
+    track_smooth_s: float = 0.1,
     seed: int = 0,
     matches: Sequence[str] | None = None,
 ) -> SampleIndex:
     """Header samples from every match folder under ``root`` (or the named ``matches``).
 
     ``margin_s`` drops events closer than that to either end of the match (so a clip window fits);
-    ``crop_on`` is ``ball`` (needs camera.csv), ``player`` (the event's player box; random play uses the
-    ball) or ``none``. Sampling of negatives is deterministic for ``seed`` and the match id.
+    ``crop_on`` is ``ball`` (the ball at the centre frame; needs camera.csv), ``ball_track`` (the ball in every
+    frame within ``track_half_s`` of the centre, its 3D track smoothed with a Gaussian of ``track_smooth_s``
+    seconds; needs camera.csv), ``player`` (the event's player box; random play uses the ball) or ``none``.
+    Sampling of negatives is deterministic for ``seed`` and the match id.
     """
     root = Path(root)
-    if crop_on not in ("ball", "player", "none"):
-        raise AdapterError(f"crop_on: unknown value {crop_on!r} (ball, player, none)")
+    if crop_on not in CROP_MODES:
+        raise AdapterError(f"crop_on: unknown value {crop_on!r} ({', '.join(CROP_MODES)})")
     if not root.is_dir():
         raise AdapterError(f"{root}: match folder not found")
     ids = list(matches) if matches is not None else sorted(p.name for p in root.iterdir() if (p / "events.csv").is_file())
@@ -132,11 +164,12 @@ def load_matches(
         raise AdapterError(f"{root}: no match folders (each needs video.mp4, tracking.csv, events.csv)")
     samples: list[Sample] = []
     for mid in ids:
-        samples.extend(_match_samples(root, mid, neg_ratio, lookalike_share, set(lookalike_types), min_gap_s, margin_s, crop_on, seed))
+        samples.extend(_match_samples(root, mid, neg_ratio, lookalike_share, set(lookalike_types), min_gap_s, margin_s, crop_on,
+                                      (track_half_s, track_smooth_s), seed))  # fmt: skip
     return SampleIndex(samples, list(HEADER_CLASSES), root, name=f"matches:{root}")
 
 
-def _match_samples(root, mid, neg_ratio, lookalike_share, lookalike_types, min_gap_s, margin_s, crop_on, seed) -> list[Sample]:
+def _match_samples(root, mid, neg_ratio, lookalike_share, lookalike_types, min_gap_s, margin_s, crop_on, track, seed) -> list[Sample]:
     folder = root / mid
     video = folder / "video.mp4"
     if not video.is_file():
@@ -168,13 +201,17 @@ def _match_samples(root, mid, neg_ratio, lookalike_share, lookalike_types, min_g
     for e in pos + alike + rand:  # one clip per frame; a header wins over anything at the same frame
         chosen.setdefault(e[0], e)
     picked = [chosen[f] for f in sorted(chosen)]
-    points = _crop_points(folder, picked, ball, crop_on)
+    if crop_on == "ball_track":
+        tracks = _crop_tracks(folder, picked, ball, *track)
+        points = [next((x, y) for t, x, y in tr if abs(t * fps - e[0]) < 0.5) for e, tr in zip(picked, tracks)]
+    else:
+        points, tracks = _crop_points(folder, picked, ball, crop_on), [None] * len(picked)
     out = []
-    for (f, kind, sub, tid), pt in zip(picked, points):
+    for (f, kind, sub, tid), pt, tr in zip(picked, points, tracks):
         out.append(
             Sample(
                 sample_id=f"{mid}_{f:06d}", sources=(f"{mid}/video.mp4",), group=mid, label=int(kind == "header"),
-                center_s=f / fps, point=pt,
+                center_s=f / fps, point=pt, track=tr,
                 meta={"frame": f, "event": kind, "subtype": sub, "track_id": tid, "match": mid},
             )
         )  # fmt: skip
@@ -193,6 +230,44 @@ def _round_robin(events: list[tuple], n: int, rng: np.random.Generator) -> list[
             if q and len(out) < n:
                 out.append(q.pop())
     return sorted(out)
+
+
+def ball_image_track(ball: BallTrack, cams: dict, frames: np.ndarray, *, smooth_s: float, where: str = "camera.csv") -> np.ndarray:
+    """(len(frames), 2) image positions (pixels) of the ball at ``frames``: the 3D track smoothed over
+    ``smooth_s`` seconds, projected through each frame's calibration. Frames where the ball is behind the camera
+    take the nearest frame's position; a frame without calibration is an error naming ``where``."""
+    frames = np.asarray(frames, int)
+    xyz = ball.smoothed_positions(frames, sigma_s=smooth_s)
+    uv = np.zeros((len(frames), 2))
+    ok = np.zeros(len(frames), bool)
+    for k, (f, p) in enumerate(zip(frames.tolist(), xyz)):
+        cam = cams.get(f)
+        if cam is None:
+            raise AdapterError(f"{where}: no calibration row for frame {f}")
+        pix, depth = cam.project(p[None])
+        uv[k], ok[k] = pix[0], depth[0] > 0
+    if not ok.any():
+        raise AdapterError(f"{where}: the ball is behind the camera at every frame {frames[0]}..{frames[-1]}")
+    if not ok.all():
+        good = np.flatnonzero(ok)
+        nearest = good[np.abs(np.arange(len(frames))[:, None] - good[None]).argmin(1)]
+        uv = uv[nearest]
+    return uv
+
+
+def _crop_tracks(folder: Path, picked: list[tuple], ball: BallTrack, half_s: float, smooth_s: float) -> list[tuple]:
+    """Per sample: ((time_s, x, y), ...) for every frame within ``half_s`` of its centre (clamped to the match)."""
+    cam_path = folder / "camera.csv"
+    if not cam_path.is_file():
+        raise AdapterError(f"{cam_path}: crop_on=ball_track needs the camera calibration; set crop_on: none to use full frames")
+    cams = _cameras(cam_path)
+    half = max(int(math.ceil(half_s * ball.fps)), 1)
+    out = []
+    for f, *_ in picked:
+        frames = np.arange(max(f - half, 0), min(f + half, ball.n_frames - 1) + 1)
+        uv = ball_image_track(ball, cams, frames, smooth_s=smooth_s, where=str(cam_path))
+        out.append(tuple((round(float(t) / ball.fps, 6), round(float(x), 2), round(float(y), 2)) for t, (x, y) in zip(frames, uv)))
+    return out
 
 
 def _crop_points(folder: Path, picked: list[tuple], ball: BallTrack, crop_on: str) -> list[tuple[float, float] | None]:
