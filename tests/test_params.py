@@ -75,3 +75,15 @@ def test_missing_file_and_bad_yaml(tmp_path):
 def test_env_var_selects_file(tmp_path, monkeypatch):
     monkeypatch.setenv(P.PARAMS_ENV, str(write(tmp_path, "seed: 5\n")))
     assert P.load("seed") == 5
+
+
+def test_filter_sections_reject_bad_values(tmp_path):
+    with pytest.raises(P.ParamsError, match=r"pre_xgb\.features\.head_hieght_m: unknown key"):
+        P.load(None, write(tmp_path, "pre_xgb:\n  features: {head_hieght_m: 1.8}\n"))
+    with pytest.raises(P.ParamsError, match=r"pre_xgb\.target_recall: Input should be less than or equal to 1"):
+        P.load(None, write(tmp_path, "pre_xgb: {target_recall: 1.5}\n"))
+    with pytest.raises(P.ParamsError, match=r"post_xgb.*active_column 'cnn_prob' must be one of columns"):
+        P.load(None, write(tmp_path, "post_xgb: {columns: [pre_xgb_prob]}\n"))
+    with pytest.raises(P.ParamsError, match=r"post_xgb\.train_splits\.0"):
+        P.load(None, write(tmp_path, "post_xgb: {train_splits: [training]}\n"))
+    assert P.load("post_xgb", write(tmp_path, "post_xgb: {columns: [pre_xgb_prob], active_column: null}\n")).active_column is None

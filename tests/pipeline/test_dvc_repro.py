@@ -34,6 +34,7 @@ train:
   live_dir: dvclive
   header: {epochs: 2, batch_size: 4, num_workers: 0, early_stop_patience: 0, warmup_epochs: 0.5, lr_head: null, finetune_mode: frozen,
            backbone: compact3d}
+pre_xgb: {n_folds: 5, target_recall: 0.98, xgb: {n_estimators: 60, threads: 1}}
 """
 TASKS = ("header", "foul", "actions", "recognition")
 
@@ -86,6 +87,14 @@ def test_repro_runs_synthesize_then_is_a_noop(project):
     assert train["epochs_run"] == 2 and 0.0 <= train["test"]["auroc"] <= 1.0 and train["backbone"] == "compact3d"
     for name in ("best.pt", "last.pt", "config.yaml", "metrics_epoch.csv", "val_predictions.csv", "best_metrics.json", "plots/roc.csv"):
         assert (project / "models/header" / name).is_file(), name
+    assert "Running stage 'pre_xgb'" in first.stdout
+    pre = json.loads((project / "metrics/pre_xgb.json").read_text())
+    assert pre["cv"]["n_matches"] == 2 and pre["test"]["n_matches"] == 1 and pre["cv"]["event_recall"] >= 0.98
+    assert 0.0 < pre["test"]["frames_kept"] < 1.0 and 0.0 <= pre["detector"]["test"]["f1"] <= 1.0
+    meta = json.loads((project / "models/pre_xgb/meta.json").read_text())
+    assert len(meta["feature_names"]) == 36 and sorted(meta["folds"]) == sorted(meta["cv_matches"]) and len(meta["test_matches"]) == 1
+    for name in ("frames.csv", "candidates.csv", "proposals.csv"):
+        assert (project / "data/pre_xgb" / name).is_file(), name
     assert (project / "dvc.lock").is_file()
     stamp = (project / "data/raw/synthetic/manifest.json").stat().st_mtime_ns
     second = run(["dvc", "repro"], project)
@@ -99,7 +108,7 @@ def test_plots_show_renders_the_declared_plots(project):
     shown = json.loads(res.stdout)
     assert "errors" not in shown, shown.get("errors")
     for name in ("Header loss", "Header val AUROC and F1", "Header ROC (val, best epoch)", "Header PR (val, best epoch)",
-                 "Header confusion (val, best epoch)"):  # fmt: skip
+                 "Header confusion (val, best epoch)", "Pre-filter feature importance (total gain)"):  # fmt: skip
         plot = shown["data"][name][0]
         assert plot["type"] == "vega" and plot["content"]["data"]["values"], name
 

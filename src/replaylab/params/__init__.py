@@ -19,6 +19,7 @@ from ruamel.yaml.error import YAMLError
 from .base import ParamsError
 from .base import Section as _Section
 from .data import CacheParams, SplitParams
+from .filters import PostXgbParams, PreXgbParams
 from .train import TrainParams
 from .world import SynthesizeParams
 
@@ -35,6 +36,8 @@ class Params(_Section):
     cache_clips: CacheParams = CacheParams()
     split: SplitParams = SplitParams()
     train: TrainParams = TrainParams()
+    pre_xgb: PreXgbParams = PreXgbParams()
+    post_xgb: PostXgbParams = PostXgbParams()
 
 
 def params_path(path: str | os.PathLike | None = None) -> Path:

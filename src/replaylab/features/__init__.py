@@ -1,0 +1,1 @@
+"""Features for the header filters: tracking features per frame (pre-filter), probability-window features (post-filter)."""

@@ -1,0 +1,36 @@
+"""DVC stage `post_xgb`: the header post-filter (XGBoost on a window of probabilities) and the final events.
+
+Reads the probabilities (params post_xgb.probs, written by export_probs); writes models/post_xgb/,
+data/predictions/header_events.csv, data/predictions/header_frames.csv and metrics/post_xgb.json."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
+from tqdm import tqdm
+
+from replaylab import params as P
+from replaylab.filters.config import post_config
+from replaylab.filters.post import fit_post_filter, load_videos, write_post_outputs
+from replaylab.io import write_json
+
+
+def main() -> None:
+    params = P.load()
+    source = params.cache_clips.header.source
+    if source.format != "matches":
+        raise P.ParamsError(f"post_xgb needs match folders: cache_clips.header.source.format is {source.format!r}, not 'matches'")
+    cfg = post_config(params.post_xgb, seed=params.seed)
+    videos = load_videos(
+        params.post_xgb.probs, root=source.root, splits_dir=f"{params.split.out_dir}/header", columns=cfg.columns
+    )
+    fit = fit_post_filter(videos, cfg, log=tqdm.write)
+    write_post_outputs(fit, videos, model_dir="models/post_xgb", events_csv="data/predictions/header_events.csv",
+                       frames_csv="data/predictions/header_frames.csv")  # fmt: skip
+    write_json("metrics/post_xgb.json", fit.metrics)
+
+
+if __name__ == "__main__":
+    main()
