@@ -19,7 +19,7 @@ from ruamel.yaml.error import YAMLError
 from .base import ParamsError
 from .base import Section as _Section
 from .data import CacheParams, SplitParams
-from .train import TrainParams
+from .train import EvaluateParams, TrainParams
 from .world import SynthesizeParams
 
 DEFAULT_PATH = "params.yaml"
@@ -35,6 +35,7 @@ class Params(_Section):
     cache_clips: CacheParams = CacheParams()
     split: SplitParams = SplitParams()
     train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
 
 
 def params_path(path: str | os.PathLike | None = None) -> Path:
