@@ -65,6 +65,20 @@ def _cmd_import_tracking(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_predict_fouls(args: argparse.Namespace) -> int:
+    from .data.samples import AdapterError
+    from .tasks.foul_predict import ModelFileError, predict_fouls
+
+    try:
+        summary = predict_fouls(args.data, args.model, args.out, batch_size=args.batch_size, view_chunk=args.view_chunk,
+                                workers=args.workers, threads=args.threads, center_frame=args.center_frame,
+                                source_fps=args.source_fps, max_views=args.max_views)  # fmt: skip
+    except (AdapterError, ModelFileError) as e:
+        raise CliError(str(e)) from e
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="replaylab", description="ReplayLab: sports-video event recognition pipeline tools.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -101,6 +115,19 @@ def build_parser() -> argparse.ArgumentParser:
     it.add_argument("--video_fps", type=float, required=True, help="frame rate of the match video the rows are aligned to")
     it.add_argument("--video_offset_s", type=float, default=0.0, help="tracking time at the video's first frame, seconds")
     it.set_defaults(func=_cmd_import_tracking)
+    pf = sub.add_parser("predict-fouls", help="classify every action of a SoccerNet-MVFoul split directory with a train@foul "
+                        "model; writes the official predictions JSON")  # fmt: skip
+    pf.add_argument("--data", required=True, help="split directory with action_<n>/clip_<v>.mp4 folders (annotations.json optional)")
+    pf.add_argument("--model", default="models/foul/best.pt", help="train@foul checkpoint (default models/foul/best.pt)")
+    pf.add_argument("--out", required=True, help="predictions file to write, e.g. predictions.json")
+    pf.add_argument("--center-frame", type=int, default=None, help="frame of the foul in the clips (default: the training data's)")
+    pf.add_argument("--source-fps", type=float, default=None, help="frame rate the centre frame counts in (default: the training data's)")
+    pf.add_argument("--max-views", type=int, default=None, help="views per action to use (default: as many as the training cache held)")
+    pf.add_argument("--view-chunk", type=int, default=8, help="clips through the backbone at a time (memory bound; default 8)")
+    pf.add_argument("--batch-size", type=int, default=4, help="actions per batch (default 4)")
+    pf.add_argument("--workers", type=int, default=1, help="decoding processes (default 1)")
+    pf.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
+    pf.set_defaults(func=_cmd_predict_fouls)
     return ap
 
 

@@ -34,6 +34,10 @@ train:
   live_dir: dvclive
   header: {epochs: 2, batch_size: 4, num_workers: 0, early_stop_patience: 0, warmup_epochs: 0.5, lr_head: null, finetune_mode: frozen,
            backbone: compact3d}
+  foul: {epochs: 1, batch_size: 4, num_workers: 0, warmup_epochs: 0.0, hidden: 16, backbone_options: {width: 0.25}, aggregation: attention}
+evaluate:
+  out_dir: reports
+  foul: {splits: [val, test]}
 pre_xgb: {n_folds: 5, target_recall: 0.98, xgb: {n_estimators: 60, threads: 1}}
 """
 TASKS = ("header", "foul", "actions", "recognition")
@@ -95,6 +99,15 @@ def test_repro_runs_synthesize_then_is_a_noop(project):
     assert len(meta["feature_names"]) == 36 and sorted(meta["folds"]) == sorted(meta["cv_matches"]) and len(meta["test_matches"]) == 1
     for name in ("frames.csv", "candidates.csv", "proposals.csv"):
         assert (project / "data/pre_xgb" / name).is_file(), name
+    assert "Running stage 'train@foul'" in first.stdout and "Running stage 'evaluate@foul'" in first.stdout
+    foul = json.loads((project / "metrics/train_foul.json").read_text())
+    assert foul["epochs_run"] == 1 and foul["aggregation"] == "attention"
+    evaluated = json.loads((project / "metrics/eval_foul.json").read_text())
+    for split in ("val", "test"):
+        assert evaluated[split]["actions_counted"] == foul["actions"][split] and evaluated[split]["actions_missing"] == 0
+        assert evaluated[split]["accuracy_action"] == foul[split]["accuracy_action"]
+        assert (project / f"reports/foul/{split}/confusion_offence_severity.png").is_file()
+    assert (project / "models/foul/predictions/test.json").is_file()
     assert (project / "dvc.lock").is_file()
     stamp = (project / "data/raw/synthetic/manifest.json").stat().st_mtime_ns
     second = run(["dvc", "repro"], project)
@@ -108,9 +121,13 @@ def test_plots_show_renders_the_declared_plots(project):
     shown = json.loads(res.stdout)
     assert "errors" not in shown, shown.get("errors")
     for name in ("Header loss", "Header val AUROC and F1", "Header ROC (val, best epoch)", "Header PR (val, best epoch)",
-                 "Header confusion (val, best epoch)", "Pre-filter feature importance (total gain)"):  # fmt: skip
+                 "Header confusion (val, best epoch)", "Pre-filter feature importance (total gain)", "Foul loss",
+                 "Foul val leaderboard and balanced accuracies", "Foul action confusion (test)",
+                 "Foul offence-severity confusion (test)"):  # fmt: skip
         plot = shown["data"][name][0]
         assert plot["type"] == "vega" and plot["content"]["data"]["values"], name
+    for png in ("reports/foul/test/confusion_action.png", "reports/foul/test/confusion_offence_severity.png"):
+        assert shown["data"][png][0]["type"] == "image", png
 
 
 def test_exp_run_changes_only_the_trainer(project):

@@ -20,7 +20,7 @@ from .base import ParamsError
 from .base import Section as _Section
 from .data import CacheParams, SplitParams
 from .filters import PostXgbParams, PreXgbParams
-from .train import TrainParams
+from .train import EvaluateParams, TrainParams
 from .world import SynthesizeParams
 
 DEFAULT_PATH = "params.yaml"
@@ -38,6 +38,7 @@ class Params(_Section):
     train: TrainParams = TrainParams()
     pre_xgb: PreXgbParams = PreXgbParams()
     post_xgb: PostXgbParams = PostXgbParams()
+    evaluate: EvaluateParams = EvaluateParams()
 
 
 def params_path(path: str | os.PathLike | None = None) -> Path:

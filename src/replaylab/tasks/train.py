@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -62,9 +63,7 @@ def _event_targets(ds: ClipDataset, task: str) -> tuple[torch.Tensor, list[str]]
     return torch.tensor([kinds.index(s.meta["event"]) for s in ds.index.samples]), kinds
 
 
-def train_task(task: str, params) -> dict | None:
-    if task != "header":
-        raise SystemExit(f"train@{task}: no trainer for this task yet (header only)")
+def train_header(task: str, params) -> dict | None:
     from ..models import build_classifier, normalisation_of, param_groups, set_finetune_mode
 
     cfg = getattr(params.train, task)
@@ -133,6 +132,21 @@ def _crop_settings(source) -> dict:
     if source.format == "matches":
         return {"crop_on": source.crop_on, "track_smooth_s": source.track_smooth_s}
     return {"crop_on": "precut", "track_smooth_s": 0.0}
+def _train_foul(task: str, params) -> dict | None:
+    from .foul import train_foul
+
+    return train_foul(task, params)
+
+
+#: task -> trainer(task, params); returns the metrics summary on rank 0 and None on the other ranks
+TRAINERS: dict[str, Callable[[str, Any], dict | None]] = {"header": train_header, "foul": _train_foul}
+
+
+def train_task(task: str, params) -> dict | None:
+    trainer = TRAINERS.get(task)
+    if trainer is None:
+        raise SystemExit(f"train@{task}: no trainer for this task yet (have: {', '.join(TRAINERS)})")
+    return trainer(task, params)
 
 
 def _round(v: float) -> float | None:

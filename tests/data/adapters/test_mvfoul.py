@@ -9,6 +9,7 @@ from replaylab.data.adapters.mvfoul import (
     OFFENCE_SEVERITY_CLASSES,
     game_of,
     load_mvfoul,
+    load_mvfoul_actions,
     mvfoul_skipped,
     official_labels,
 )
@@ -156,6 +157,22 @@ def test_challenge_split_without_annotations(tmp_path):
     idx = load_mvfoul(tmp_path / "challenge")
     assert [(s.sample_id, s.label, len(s.sources)) for s in idx.samples] == [("action_0", -1, 2), ("action_1", -1, 3)]
     assert idx.samples[0].meta["split"] == "challenge"
+
+
+def test_every_action_folder_for_prediction(tmp_path, mvfoul_action, write_mvfoul):
+    # a labelled split whose second action the official rules drop: prediction still covers it
+    root = write_mvfoul(tmp_path / "test", {0: mvfoul_action(0, views=2), 1: mvfoul_action(1, "Dont know", views=3)}, "test")
+    assert [s.sample_id for s in load_mvfoul(root).samples] == ["action_0"]
+    idx = load_mvfoul_actions(root, center_frame=50, fps=25.0, max_views=2)
+    assert [(s.sample_id, s.label, s.sources, s.center_s) for s in idx.samples] == [
+        ("action_0", -1, ("action_0/clip_0.mp4", "action_0/clip_1.mp4"), 2.0),
+        ("action_1", -1, ("action_1/clip_0.mp4", "action_1/clip_1.mp4"), 2.0),
+    ]
+    assert idx.samples[1].meta == {"action_id": "1", "n_views": 2, "split": "test"}
+    with pytest.raises(AdapterError, match="no action_<n> folders"):
+        load_mvfoul_actions(tmp_path)
+    with pytest.raises(AdapterError, match="not a directory"):
+        load_mvfoul_actions(tmp_path / "missing")
 
 
 # ---- errors name the file and the action

@@ -179,19 +179,37 @@ def _clip_sources(root: Path, key: str, action: dict, path: Path) -> list[str]:
     return names
 
 
-def _challenge_index(root: Path, center_s: float, max_views: int | None) -> SampleIndex:
+def _challenge_index(root: Path, center_s: float, max_views: int | None, split: str = "challenge") -> SampleIndex:
     samples = []
     actions = sorted((int(p.name[7:]), p) for p in root.glob("action_*") if p.is_dir() and p.name[7:].isdigit())
     if not actions:
+        if split != "challenge":
+            raise AdapterError(f"{root}: no action_<n> folders (is it a SoccerNet-MVFoul split directory?)")
         raise AdapterError(f"{root / 'annotations.json'}: annotations.json not found and no action_<n> folders in {root}")
     for n, folder in actions:
         views = sorted((int(m.group(1)), m.group(0)) for p in folder.glob("clip_*.mp4") if (m := _CLIP_FILE.fullmatch(p.name)))
         if not views:
             raise AdapterError(f"{folder}: action {n} has no clip_<v>.mp4 files")
         sources = tuple(f"action_{n}/{name}" for _, name in views)[:max_views]
-        meta = {"action_id": str(n), "n_views": len(sources), "split": "challenge"}
-        samples.append(Sample(f"action_{n}", sources, f"challenge/action_{n}", -1, center_s, None, meta))
+        meta = {"action_id": str(n), "n_views": len(sources), "split": split}
+        samples.append(Sample(f"action_{n}", sources, f"{split}/action_{n}", -1, center_s, None, meta))
     return SampleIndex(samples, list(ACTION_CLASSES), root, f"mvfoul:{root}")
+
+
+def load_mvfoul_actions(
+    root: str | os.PathLike, *, center_frame: int = 75, fps: float = 25.0, max_views: int | None = None
+) -> SampleIndex:
+    """Every ``action_<n>`` folder of a SoccerNet-MVFoul split directory, labelled or not, with label -1 and
+    the views ``clip_<v>.mp4`` in number order (for predicting on footage outside the pipeline: the
+    annotations, if any, are not read, so no action is left out)."""
+    root = Path(root)
+    if fps <= 0:
+        raise AdapterError(f"mvfoul: fps must be positive, got {fps}")
+    if max_views is not None and max_views < 1:
+        raise AdapterError(f"mvfoul: max_views must be at least 1, got {max_views}")
+    if not root.is_dir():
+        raise AdapterError(f"{root}: not a directory")
+    return _challenge_index(root, center_frame / fps, max_views, split=split_name(root.name))
 
 
 def load_mvfoul(
@@ -237,5 +255,6 @@ def load_mvfoul(
 
 
 __all__ = [
-    "ACTION_CLASSES", "OFFENCE_SEVERITY_CLASSES", "game_of", "load_mvfoul", "mvfoul_skipped", "official_labels", "split_name",
+    "ACTION_CLASSES", "OFFENCE_SEVERITY_CLASSES", "game_of", "load_mvfoul", "load_mvfoul_actions", "mvfoul_skipped",
+    "official_labels", "split_name",
 ]  # fmt: skip

@@ -1,0 +1,80 @@
+"""Predict fouls on a SoccerNet-MVFoul split directory outside the pipeline (``replaylab predict-fouls``).
+
+The model file is a ``train@foul`` checkpoint (``models/foul/best.pt``): its weights and, in its resume key,
+the network's architecture and the input it was trained on (frames, fps, size, crop, normalisation, clip
+centre). Every ``action_<n>`` folder is decoded with that input through the clip-cache code (into a
+temporary directory), all its views are scored (``view_chunk`` clips through the backbone at a time) and
+the predictions are written in the official format ``{"Actions": {"<n>": {...}}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from ..data.adapters.mvfoul import load_mvfoul_actions
+from ..data.cache import ClipSpec, build_cache
+from ..data.dataset import ClipDataset
+from ..evaluation.mvfoul import predictions_document
+from ..io import write_json
+
+
+class ModelFileError(ValueError):
+    """The model file is missing or is not a train@foul checkpoint."""
+
+
+def read_foul_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, Any], dict[str, torch.Tensor]]:
+    """(architecture, inputs, state dict) of a ``train@foul`` checkpoint."""
+    p = Path(path)
+    if not p.is_file():
+        raise ModelFileError(f"{p}: model file not found (train one with `dvc repro train@foul`)")
+    try:
+        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+        key = json.loads(ckpt["resume_key"])
+        arch, inputs, state = key["model"], key["inputs"], ckpt["model"]
+    except Exception as e:  # noqa: BLE001 - any unreadable or foreign file gets the same clear message
+        raise ModelFileError(f"{p}: not a train@foul checkpoint ({type(e).__name__}: {e})") from None
+    return arch, inputs, state
+
+
+def predict_fouls(data_dir: str | os.PathLike, model_path: str | os.PathLike, out: str | os.PathLike, *,
+                  batch_size: int = 4, view_chunk: int = 8, workers: int = 1, threads: int = 0,
+                  center_frame: int | None = None, source_fps: float | None = None, max_views: int | None = None,
+                  progress: bool = True) -> dict[str, Any]:  # fmt: skip
+    """Write the official predictions file ``out`` for every action of ``data_dir``; returns a summary.
+    ``center_frame`` / ``source_fps`` (where the foul is in the clips) default to the training data's,
+    ``max_views`` to the views the training cache held."""
+    from ..models.multiview import build_multiview
+
+    if threads:
+        torch.set_num_threads(threads)
+    arch, inputs, state = read_foul_checkpoint(model_path)
+    cache = inputs["cache"]
+    views = int(max_views or cache["views"])
+    spec = ClipSpec(frames=int(cache["frames"]), size=tuple(cache["size"]), stride=int(cache["stride"]), fps=cache["fps"],
+                    crop_px=cache["crop_px"], views=max(views, 2))  # fmt: skip
+    index = load_mvfoul_actions(data_dir, center_frame=center_frame if center_frame is not None else int(inputs["center_frame"]),
+                                fps=source_fps or float(inputs["source_fps"]), max_views=views)  # fmt: skip
+    model = build_multiview(**arch, view_chunk=view_chunk)
+    model.load_state_dict(state)
+    model.eval()
+    predicted: dict[str, tuple[int, int]] = {}
+    with tempfile.TemporaryDirectory(prefix="predict-fouls-") as tmp:
+        h5, csv = Path(tmp) / "clips.h5", Path(tmp) / "clips_index.csv"
+        build_cache(index, spec, out_h5=h5, out_index=csv, work_dir=Path(tmp) / "work", workers=workers, progress=progress,
+                    task="predict-fouls")  # fmt: skip
+        ds = ClipDataset(h5, csv, train=False, norm=inputs["norm"])
+        samples = ds.index.samples
+        with torch.no_grad():
+            for batch in DataLoader(ds, batch_size=batch_size, num_workers=0):
+                action, offence = model(batch["video"], batch["view_mask"])
+                for i, a, o in zip(batch["index"].tolist(), action.argmax(1).tolist(), offence.argmax(1).tolist()):
+                    predicted[str(samples[i].meta["action_id"])] = (a, o)
+    write_json(out, predictions_document(dict(sorted(predicted.items(), key=lambda kv: int(kv[0])))))
+    return {"actions": len(predicted), "out": str(out), "views": views, "model": str(model_path)}

@@ -1,0 +1,54 @@
+"""A tiny SoccerNet-MVFoul clip cache and splits from the session's synthetic world, and one trained foul model
+(shared by the foul task, evaluation and prediction tests)."""
+
+from __future__ import annotations
+
+import pytest
+
+from replaylab import params as P
+from replaylab.data.cache import build_cache, spec_from_params
+from replaylab.data.samples import read_csv
+from replaylab.data.sources import task_index
+from replaylab.data.task_splits import make_splits, write_splits
+
+
+@pytest.fixture(scope="session")
+def tiny_foul(tiny_world, tmp_path_factory):
+    """(work dir, params dict) with data/cache/foul.h5 and data/splits/foul/{train,val,test}.csv built."""
+    root = tmp_path_factory.mktemp("foul")
+    data = {
+        "seed": 3,
+        "cache_clips": {"out_dir": str(root / "cache"), "foul": {"source": {"format": "mvfoul", "root": str(tiny_world[0] / "mvfoul"),
+                                                                           "center_frame": 20}, "frames": 4, "size": [32, 48]}},
+        "split": {"out_dir": str(root / "splits"), "foul": {"strategy": "official"}},
+        "train": {"out_dir": str(root / "models"), "live_dir": str(root / "live"),
+                  "foul": {"epochs": 2, "batch_size": 4, "num_workers": 0, "threads": 1, "hidden": 16, "view_chunk": 3,
+                           "backbone_options": {"width": 0.25}, "warmup_epochs": 0.0}},
+        "evaluate": {"out_dir": str(root / "reports")},
+    }  # fmt: skip
+    params = P.validate(data)
+    cfg = params.cache_clips.foul
+    spec = spec_from_params(cfg)
+    build_cache(task_index("foul", cfg, seed=3, margin_s=spec.half_window_s()), spec, out_h5=root / "cache/foul.h5",
+                out_index=root / "cache/foul_index.csv", work_dir=root / "w", progress=False, task="foul")  # fmt: skip
+    by = make_splits(read_csv(root / "cache/foul_index.csv"), strategy="official", fractions={"train": 0.7, "val": 0.15, "test": 0.15},
+                     seed=3, task="foul")  # fmt: skip
+    write_splits(by, root / "splits/foul", task="foul")
+    return root, data
+
+
+@pytest.fixture(scope="session")
+def trained_foul(tiny_foul):
+    """(work dir, params dict, train_task summary) after training the tiny foul model once."""
+    import os
+
+    from replaylab.tasks.train import train_task
+
+    root, data = tiny_foul
+    cwd = os.getcwd()
+    os.chdir(root)  # dvclive looks for a DVC repo from the working directory
+    try:
+        summary = train_task("foul", P.validate(data))
+    finally:
+        os.chdir(cwd)
+    return root, data, summary
