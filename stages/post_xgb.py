@@ -1,11 +1,14 @@
 """DVC stage `post_xgb`: the header post-filter (XGBoost on a window of probabilities) and the final events.
 
 Reads the probabilities (params post_xgb.probs, written by export_probs); writes models/post_xgb/,
-data/predictions/header_events.csv, data/predictions/header_frames.csv and metrics/post_xgb.json."""
+data/predictions/header_events.csv, data/predictions/header_frames.csv and metrics/post_xgb.json. With
+``ablation_columns`` set it also trains the same post-filter on those columns alone (the CNN + post-filter
+row of evaluate@header's ablation): models/post_xgb_ablation/ and data/predictions/ablation/."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
@@ -27,9 +30,20 @@ def main() -> None:
         params.post_xgb.probs, root=source.root, splits_dir=f"{params.split.out_dir}/header", columns=cfg.columns
     )
     fit = fit_post_filter(videos, cfg, log=tqdm.write)
+    fit.model.meta["ensemble"] = params.export_probs.ensemble.model_dump()  # how ensemble_prob was made (replaylab detect)
     write_post_outputs(fit, videos, model_dir="models/post_xgb", events_csv="data/predictions/header_events.csv",
                        frames_csv="data/predictions/header_frames.csv")  # fmt: skip
-    write_json("metrics/post_xgb.json", fit.metrics)
+    metrics = dict(fit.metrics)
+    ablation = tuple(params.post_xgb.ablation_columns)
+    if ablation:
+        active = cfg.active_column if cfg.active_column in ablation else None
+        ab_cfg = replace(cfg, columns=ablation, active_column=active)
+        ab_videos = load_videos(params.post_xgb.probs, root=source.root, splits_dir=f"{params.split.out_dir}/header", columns=ablation)
+        ab = fit_post_filter(ab_videos, ab_cfg, log=tqdm.write)
+        write_post_outputs(ab, ab_videos, model_dir="models/post_xgb_ablation", events_csv="data/predictions/ablation/header_events.csv",
+                           frames_csv="data/predictions/ablation/header_frames.csv")  # fmt: skip
+        metrics["ablation"] = {"columns": list(ablation), **{k: v for k, v in ab.metrics.items() if k != "baselines"}}
+    write_json("metrics/post_xgb.json", metrics)
 
 
 if __name__ == "__main__":

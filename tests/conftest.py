@@ -9,32 +9,7 @@ import pytest
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
-REPO = Path(__file__).resolve().parents[1]
-
-TINY_PARAMS = """\
-seed: 7
-synthesize:
-  out_dir: data/raw/synthetic
-  workers: 2
-  matches: {count: 2, duration_s: 24, width: 320, height: 180}
-  fouls:
-    splits: {train: 8, valid: 3, test: 3}
-    clip_frames: 36
-    contact_frame: 20
-    width: 128
-    height: 72
-    ambiguous_fraction: 0.2
-  recognition: {classes: [Header, Kick, ThrowIn], groups: 3, clips_per_group: 2, test_groups: 1, frames: 20, width: 96, height: 72}
-  actions: {val_matches: 1}
-  header_clips: {frames: 8, size: 32, crop_px: 64}
-  contact_sheets: {examples: 2, steps: 4}
-"""
-
-
-def tiny_params(tmp: Path) -> Path:
-    p = tmp / "params.yaml"
-    p.write_text(TINY_PARAMS)
-    return p
+from repo_fixtures import REPO, TINY_PARAMS, tiny_params  # noqa: E402,F401  (re-exported for fixtures)
 
 
 @pytest.fixture(scope="session")

@@ -79,6 +79,31 @@ def _cmd_predict_fouls(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_detect(args: argparse.Namespace) -> int:
+    import torch
+
+    from .data.samples import AdapterError
+    from .data.video import VideoReadError
+    from .inference.detect import EVENT_COLUMNS, detect_headers
+    from .io import write_csv
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        result = detect_headers(args.video, args.tracking, models=args.models, camera=args.camera, batch_size=args.batch_size,
+                                device=args.device, progress=not args.quiet)  # fmt: skip
+    except (AdapterError, VideoReadError, FileNotFoundError, ValueError) as e:
+        raise CliError(str(e)) from e
+    out = args.out or str(Path(args.video).with_name(Path(args.video).stem + "_headers.csv"))
+    write_csv(out, EVENT_COLUMNS, result.rows(all_peaks=args.all_peaks))
+    tp = result.throughput()
+    print(f"detect: {int(result.detected.sum())} headers in {result.duration_s:.0f} s of video -> {out}", file=sys.stderr)
+    print(f"detect: {result.n_frames} frames in {tp['seconds']:.1f} s = {tp['frames_per_s']:.0f} frames/s, "
+          f"{tp['x_real_time']:.1f}x real time; {result.cnn_windows} CNN windows "
+          f"({result.cnn_windows / max(result.n_frames, 1):.1%} of frames)", file=sys.stderr)  # fmt: skip
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="replaylab", description="ReplayLab: sports-video event recognition pipeline tools.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -128,6 +153,19 @@ def build_parser() -> argparse.ArgumentParser:
     pf.add_argument("--workers", type=int, default=1, help="decoding processes (default 1)")
     pf.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
     pf.set_defaults(func=_cmd_predict_fouls)
+    de = sub.add_parser("detect", help="find the headers of a new match: pre-filter on tracking -> CNN on candidate windows -> "
+                        "post-filter; writes an events CSV")  # fmt: skip
+    de.add_argument("--video", required=True, help="the match video (e.g. video.mp4)")
+    de.add_argument("--tracking", required=True, help="canonical tracking.csv of the match (replaylab import-tracking makes one)")
+    de.add_argument("--camera", default=None, help="per-frame camera calibration (default: camera.csv next to the tracking table)")
+    de.add_argument("--models", default="models", help="folder with pre_xgb/, header/ and post_xgb/ (default: models)")
+    de.add_argument("--out", default=None, help="events CSV to write (default: <video stem>_headers.csv next to the video)")
+    de.add_argument("--all-peaks", action="store_true", help="list every scored peak, not only the detections (column detected)")
+    de.add_argument("--batch-size", type=int, default=32, help="CNN clips per forward pass (default 32)")
+    de.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
+    de.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="where the CNN runs (default cpu)")
+    de.add_argument("--quiet", action="store_true", help="no progress bar")
+    de.set_defaults(func=_cmd_detect)
     return ap
 
 

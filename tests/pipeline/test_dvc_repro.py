@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, TINY_PARAMS
+from repo_fixtures import REPO, TINY_PARAMS
 
 # three matches so the header task has a match for each of train / val / test; small clips
 PIPELINE_PARAMS = TINY_PARAMS.replace("count: 2,", "count: 3,") + """\
@@ -37,8 +37,12 @@ train:
   foul: {epochs: 1, batch_size: 4, num_workers: 0, warmup_epochs: 0.0, hidden: 16, backbone_options: {width: 0.25}, aggregation: attention}
 evaluate:
   out_dir: reports
+  header: {tolerance_s: 0.5}
   foul: {splits: [val, test]}
 pre_xgb: {n_folds: 5, target_recall: 0.98, xgb: {n_estimators: 60, threads: 1}}
+export_probs: {out: data/probs/header.csv, batch_size: 16, threads: 1, ensemble: {rule: mean, weight: 0.5}, dense_splits: [val, test],
+               dense_stride: 2}
+post_xgb: {probs: data/probs/header.csv, xgb: {n_estimators: 40, threads: 1}}
 """
 TASKS = ("header", "foul", "actions", "recognition")
 
@@ -99,6 +103,20 @@ def test_repro_runs_synthesize_then_is_a_noop(project):
     assert len(meta["feature_names"]) == 36 and sorted(meta["folds"]) == sorted(meta["cv_matches"]) and len(meta["test_matches"]) == 1
     for name in ("frames.csv", "candidates.csv", "proposals.csv"):
         assert (project / "data/pre_xgb" / name).is_file(), name
+    for stage in ("export_probs", "post_xgb", "evaluate@header"):
+        assert f"Running stage '{stage}'" in first.stdout, stage
+    exported = json.loads((project / "metrics/export_probs.json").read_text())
+    assert exported["frames"] == sum(m["frames"] for m in exported["matches"].values()) and exported["dense_windows"] > 0
+    assert 0 < exported["cnn_windows"] < exported["frames"]
+    with open(project / "data/probs/header.csv") as fh:
+        assert sum(1 for _ in fh) == exported["frames"] + 1  # one row per video frame
+    post = json.loads((project / "metrics/post_xgb.json").read_text())
+    assert post["ablation"]["columns"] == ["cnn_prob"] and post["test"]["n_matches"] == 1
+    ev = json.loads((project / "metrics/eval_header.json").read_text())
+    assert set(ev["test_f1"]) == {"pre_filter", "cnn", "pre_filter+cnn", "cnn+post_filter", "full"}
+    assert ev["test"]["full"]["threshold_chosen_on"] == ["train", "val"] and ev["test"]["cnn"]["threshold_chosen_on"] == ["val"]
+    for name in ("timeline.csv", "timeline.png", "pr/full.csv", "pr/cnn.csv"):
+        assert (project / "reports/header" / name).is_file(), name
     assert "Running stage 'train@foul'" in first.stdout and "Running stage 'evaluate@foul'" in first.stdout
     foul = json.loads((project / "metrics/train_foul.json").read_text())
     assert foul["epochs_run"] == 1 and foul["aggregation"] == "attention"
@@ -123,11 +141,32 @@ def test_plots_show_renders_the_declared_plots(project):
     for name in ("Header loss", "Header val AUROC and F1", "Header ROC (val, best epoch)", "Header PR (val, best epoch)",
                  "Header confusion (val, best epoch)", "Pre-filter feature importance (total gain)", "Foul loss",
                  "Foul val leaderboard and balanced accuracies", "Foul action confusion (test)",
-                 "Foul offence-severity confusion (test)"):  # fmt: skip
+                 "Foul offence-severity confusion (test)", "Header timeline (one test match; header = 1 at the true headers)"):  # fmt: skip
         plot = shown["data"][name][0]
         assert plot["type"] == "vega" and plot["content"]["data"]["values"], name
-    for png in ("reports/foul/test/confusion_action.png", "reports/foul/test/confusion_offence_severity.png"):
+    for png in ("reports/foul/test/confusion_action.png", "reports/foul/test/confusion_offence_severity.png", "reports/header/timeline.png"):
         assert shown["data"][png][0]["type"] == "image", png
+
+
+def test_detect_on_a_new_match_finds_its_headers(project):
+    """`replaylab detect` with the pipeline's models on the test match: the same detections as post_xgb's, and
+    the headers of the match found."""
+    import csv
+
+    test_match = sorted({r["group"] for r in csv.DictReader(open(project / "data/splits/header/test.csv"))})[0]
+    folder = project / "data/raw/synthetic/matches" / test_match
+    out = project / "detected.csv"
+    res = run([str(BIN / "replaylab"), "detect", "--video", str(folder / "video.mp4"), "--tracking", str(folder / "tracking.csv"),
+               "--models", "models", "--out", str(out), "--quiet"], project)  # fmt: skip
+    assert "x real time" in res.stderr and "CNN windows" in res.stderr
+    found = [int(r["frame"]) for r in csv.DictReader(open(out))]
+    pipeline = [int(r["frame"]) for r in csv.DictReader(open(project / "data/predictions/header_events.csv"))
+                if r["video_id"] == test_match and r["detected"] == "1"]  # fmt: skip
+    assert found == pipeline
+    headers = [int(r["frame"]) for r in csv.DictReader(open(folder / "events.csv")) if r["type"] == "header"]
+    assert headers, "the tiny test match has headers"
+    hits = sum(any(abs(f - h) <= 12 for f in found) for h in headers)
+    assert hits / len(headers) >= 0.5, (found, headers)
 
 
 def test_exp_run_changes_only_the_trainer(project):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import REPO
+from repo_fixtures import REPO
 
 from replaylab import params as P
 

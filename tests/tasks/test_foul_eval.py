@@ -80,5 +80,5 @@ def test_missing_predictions_file_is_named(tiny_foul, tmp_path):
 
 
 def test_unknown_task():
-    with pytest.raises(SystemExit, match="evaluate@header: no evaluator"):
-        evaluate_task("header", P.validate({}))
+    with pytest.raises(SystemExit, match="evaluate@actions: no evaluator"):
+        evaluate_task("actions", P.validate({}))

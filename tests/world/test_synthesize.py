@@ -1,7 +1,7 @@
 import hashlib
 import json
 
-from conftest import tiny_params
+from repo_fixtures import tiny_params
 
 from replaylab import params as P
 from replaylab.world.match import EVENT_TYPES

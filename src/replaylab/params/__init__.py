@@ -19,6 +19,7 @@ from ruamel.yaml.error import YAMLError
 from .base import ParamsError
 from .base import Section as _Section
 from .data import CacheParams, SplitParams
+from .detect import ExportProbsParams
 from .filters import PostXgbParams, PreXgbParams
 from .train import EvaluateParams, TrainParams
 from .world import SynthesizeParams
@@ -37,6 +38,7 @@ class Params(_Section):
     split: SplitParams = SplitParams()
     train: TrainParams = TrainParams()
     pre_xgb: PreXgbParams = PreXgbParams()
+    export_probs: ExportProbsParams = ExportProbsParams()
     post_xgb: PostXgbParams = PostXgbParams()
     evaluate: EvaluateParams = EvaluateParams()
 

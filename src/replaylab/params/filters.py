@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 from .base import Section as _Section
 
 SplitName = Literal["train", "val", "test"]
-ProbColumn = Literal["cnn_prob", "pre_xgb_prob", "ensemble_prob"]
+ProbColumn = Literal["cnn_prob", "pre_xgb_prob", "ensemble_prob", "cnn_dense_prob"]
 
 
 class XgbParams(_Section):
@@ -59,6 +59,7 @@ class PostXgbParams(_Section):
     probs: str = "data/probs/header.csv"
     columns: list[ProbColumn] = Field(default_factory=lambda: ["cnn_prob", "pre_xgb_prob", "ensemble_prob"], min_length=1)
     active_column: ProbColumn | None = "cnn_prob"
+    ablation_columns: list[ProbColumn] = Field(default_factory=lambda: ["cnn_prob"])
     half_window: int = Field(15, ge=0, le=1000)
     label_tolerance: int = Field(2, ge=0, le=1000)
     neg_ratio: float = Field(0.0, ge=0.0, le=1e6)

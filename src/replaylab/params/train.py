@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from .base import Section as _Section
+from .detect import EvaluateHeaderParams
 
 
 # ------------------------------------------------------------------------------------------ train
@@ -90,4 +91,5 @@ class FoulEvaluateParams(_Section):
 
 class EvaluateParams(_Section):
     out_dir: str = "reports"
+    header: EvaluateHeaderParams = EvaluateHeaderParams()
     foul: FoulEvaluateParams = FoulEvaluateParams()

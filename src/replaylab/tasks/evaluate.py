@@ -6,6 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 
+def _header(task: str, params) -> dict:
+    from .header_eval import evaluate_header
+
+    return evaluate_header(task, params)
+
+
 def _foul(task: str, params) -> dict:
     from .foul_eval import evaluate_foul
 
@@ -13,7 +19,7 @@ def _foul(task: str, params) -> dict:
 
 
 #: task -> evaluator(task, params) -> the metrics summary (written to metrics/eval_<task>.json)
-EVALUATORS: dict[str, Callable[[str, Any], dict]] = {"foul": _foul}
+EVALUATORS: dict[str, Callable[[str, Any], dict]] = {"header": _header, "foul": _foul}
 
 
 def evaluate_task(task: str, params) -> dict:

@@ -54,13 +54,15 @@ def _datasets(task: str, params, cfg, norm: str):
 
 
 def _event_targets(ds: ClipDataset, task: str) -> tuple[torch.Tensor, list[str]]:
-    """Fine-grained targets: the event type of every training clip (``header`` and each kind of negative)."""
+    """Fine-grained targets: the kind of event of every training clip (``header`` and each kind of negative: type,
+    refined by subtype where the adapter gives one, e.g. ``kick/volley`` vs ``kick/pass``)."""
     missing = next((s.sample_id for s in ds.index.samples if not s.meta.get("event")), None)
     if missing is not None:
         raise ValueError(f"train.{task}.targets: event_types needs an event type for every clip; {missing} has none "
                          f"(use targets: binary)")  # fmt: skip
-    kinds = sorted({s.meta["event"] for s in ds.index.samples} | {"header"})
-    return torch.tensor([kinds.index(s.meta["event"]) for s in ds.index.samples]), kinds
+    kind = [s.meta.get("kind") or s.meta["event"] for s in ds.index.samples]
+    kinds = sorted(set(kind) | {"header"})
+    return torch.tensor([kinds.index(k) for k in kind]), kinds
 
 
 def train_header(task: str, params) -> dict | None:

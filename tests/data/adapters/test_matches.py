@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from replaylab.data.adapters.matches import BallTrack, load_matches
+from replaylab.data.adapters.matches import BallTrack, event_kind, load_matches
 from replaylab.data.samples import AdapterError
 
 
@@ -46,6 +46,14 @@ def test_lookalikes_are_spread_over_types_and_random_play_keeps_its_distance(mat
         if s.meta["event"] == "random":
             frames = [int(e["frame"]) for e in _events(matches / s.group)]
             assert min(abs(f - s.meta["frame"]) for f in frames) > 25
+
+
+def test_event_kinds_refine_types_by_subtype(matches):
+    assert event_kind("kick", "volley") == "kick/volley" and event_kind("chest", "") == "chest" and event_kind("header", "x") == "header"
+    idx = load_matches(matches, neg_ratio=3.0, lookalike_share=1.0, seed=0)
+    for s in idx.samples:
+        assert s.meta["kind"] == event_kind(s.meta["event"], s.meta["subtype"])
+    assert {s.meta["kind"] for s in idx.samples if s.label == 1} == {"header"}
 
 
 def test_deterministic_for_a_seed(matches):

@@ -212,17 +212,24 @@ def _match_samples(root, mid, neg_ratio, lookalike_share, lookalike_types, min_g
             Sample(
                 sample_id=f"{mid}_{f:06d}", sources=(f"{mid}/video.mp4",), group=mid, label=int(kind == "header"),
                 center_s=f / fps, point=pt, track=tr,
-                meta={"frame": f, "event": kind, "subtype": sub, "track_id": tid, "match": mid},
+                meta={"frame": f, "event": kind, "subtype": sub, "kind": event_kind(kind, sub), "track_id": tid, "match": mid},
             )
         )  # fmt: skip
     return out
 
 
+def event_kind(kind: str, subtype: str) -> str:
+    """The kind of look-alike an event is: its type, refined by its subtype where it has one (``kick/volley`` is a
+    ball met in the air, ``kick/pass`` one on the ground; ``bounce/designed`` ends a lofted ball)."""
+    return f"{kind}/{subtype}" if subtype and kind != "header" else kind  # every header is the one positive kind
+
+
 def _round_robin(events: list[tuple], n: int, rng: np.random.Generator) -> list[tuple]:
-    """Up to ``n`` events spread evenly over the event types (rare hard negatives are not swamped by kicks)."""
+    """Up to ``n`` events spread evenly over the kinds of event (type and subtype), so the rare hard negatives
+    (volleys, missed jumps) are not swamped by ground passes."""
     by_type: dict[str, list[tuple]] = {}
     for e in events:
-        by_type.setdefault(e[1], []).append(e)
+        by_type.setdefault(event_kind(e[1], e[2]), []).append(e)
     queues = [[lst[i] for i in rng.permutation(len(lst))] for _, lst in sorted(by_type.items())]
     out: list[tuple] = []
     while len(out) < n and any(queues):
