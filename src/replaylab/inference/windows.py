@@ -13,6 +13,8 @@ training) and ``none`` (full frames). Both ball modes need the tracking table an
 
 from __future__ import annotations
 
+import math
+
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -53,7 +55,10 @@ class MatchClips:
 
     # ---------------------------------------------------------------- geometry
     def window_times(self, frame: int) -> np.ndarray:
-        return self.spec.window_times(frame / self.fps, self.duration_s, self.fps)
+        # the clip centre as the matches adapter computes it (frame / the tracking's rate), to the last bit: the
+        # probed video rate can differ from it by 1e-14, which moves a crop edge that falls on a half pixel
+        rate = self.ball.fps if self.ball is not None else self.fps
+        return self.spec.window_times(frame / rate, self.duration_s, self.fps)
 
     def centres(self, frame: int, times: np.ndarray) -> list[tuple[float, float]] | None:
         """Crop centre of each output frame of the clip centred at ``frame`` (None: full frames)."""
@@ -63,9 +68,17 @@ class MatchClips:
         if self.crop_on == "ball":
             (uv,) = ball_image_track(self.ball, self.cams, np.array([frame]), smooth_s=0.0, where=where)
             return [(float(uv[0]), float(uv[1]))] * len(times)
-        frames = np.rint(np.asarray(times) * self.fps).astype(int)
+        # the matches adapter's crop track, to the last bit: every frame within the clip's half span + 0.2 s,
+        # times frame / rate (6 decimals), pixels to 2 decimals, interpolated at the clip's times
+        rate = self.ball.fps
+        half = max(int(math.ceil((self.spec.half_window_s() + 0.2) * rate)), 1)
+        frames = np.arange(max(frame - half, 0), min(frame + half, self.ball.n_frames - 1) + 1)
         uv = ball_image_track(self.ball, self.cams, frames, smooth_s=self.track_smooth_s, where=where)
-        return [(round(float(x), 2), round(float(y), 2)) for x, y in uv]  # as the sample index stores tracks
+        tt = np.array([round(float(f) / rate, 6) for f in frames])
+        xs = np.array([round(float(x), 2) for x in uv[:, 0]])
+        ys = np.array([round(float(y), 2) for y in uv[:, 1]])
+        ts = np.asarray(times, float)
+        return list(zip(np.interp(ts, tt, xs).tolist(), np.interp(ts, tt, ys).tolist()))
 
     # ---------------------------------------------------------------- clips
     def runs(self, frames: Sequence[int], *, max_run: int = 128) -> list[np.ndarray]:
