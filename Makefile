@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export DVC_NO_ANALYTICS := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test venv repro dag clean-venv
+.PHONY: run test lint venv repro dag clean-venv
 
 $(BIN)/replaylab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,12 @@ run: venv
 
 repro: run
 
-test: venv
+test: venv lint
 	$(BIN)/python -m pytest -q
+
+lint: venv
+	$(BIN)/ruff check src tests stages benchmarks
+	$(BIN)/ruff format --check src tests stages benchmarks
 
 dag: venv
 	$(BIN)/dvc dag

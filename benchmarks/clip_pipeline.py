@@ -143,7 +143,10 @@ def main(argv=None) -> int:
     torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
     params = P.load()
     cc = params.cache_clips
-    results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, PyAV {av.__version__}", "tasks": {}}
+    results = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, PyAV {av.__version__}",
+        "tasks": {},
+    }
     for task in args.tasks:
         cfg = getattr(cc, task)
         spec = spec_from_params(cfg)
@@ -156,10 +159,28 @@ def main(argv=None) -> int:
         raw_s = time.perf_counter() - t
         with tempfile.TemporaryDirectory() as tmp:
             t = time.perf_counter()
-            build_cache(index, spec, out_h5=f"{tmp}/c.h5", out_index=f"{tmp}/i.csv", work_dir=f"{tmp}/w", workers=1, progress=False, task=task)
+            build_cache(
+                index,
+                spec,
+                out_h5=f"{tmp}/c.h5",
+                out_index=f"{tmp}/i.csv",
+                work_dir=f"{tmp}/w",
+                workers=1,
+                progress=False,
+                task=task,
+            )
             build_s = time.perf_counter() - t
             t = time.perf_counter()
-            build_cache(index, spec, out_h5=f"{tmp}/c2.h5", out_index=f"{tmp}/i2.csv", work_dir=f"{tmp}/w2", workers=cc.workers, progress=False, task=task)
+            build_cache(
+                index,
+                spec,
+                out_h5=f"{tmp}/c2.h5",
+                out_index=f"{tmp}/i2.csv",
+                work_dir=f"{tmp}/w2",
+                workers=cc.workers,
+                progress=False,
+                task=task,
+            )
             build_par_s = time.perf_counter() - t
         r["a"] = {"raw_decode_fps": round(n_frames / raw_s, 1), "cache_build_fps": round(n_frames / build_s, 1),
                   "ratio": round(raw_s / build_s, 3), f"cache_build_fps_{cc.workers}_workers": round(n_frames / build_par_s, 1)}  # fmt: skip
@@ -184,12 +205,24 @@ def main(argv=None) -> int:
                     vars_style_clip(path, c - spec.frames // 2, c + spec.frames // 2 - 1, tuple(spec.size))
                 else:  # long match video: seek + decode only the window (the best case for on-the-fly reading)
                     info = probe(path)
-                    read_frames(path, spec.times(s, info.duration_s, info.fps), crop_center=s.point, crop_px=spec.crop_px, size=tuple(spec.size))
+                    read_frames(
+                        path,
+                        spec.times(s, info.duration_s, info.fps),
+                        crop_center=s.point,
+                        crop_px=spec.crop_px,
+                        size=tuple(spec.size),
+                    )
         fly_rps = n_fly / (time.perf_counter() - t)
-        r["b"] = {"cache_reads_per_s": round(cache_rps, 1), "on_the_fly_reads_per_s": round(fly_rps, 2), "ratio": round(cache_rps / fly_rps, 1)}
+        r["b"] = {
+            "cache_reads_per_s": round(cache_rps, 1),
+            "on_the_fly_reads_per_s": round(fly_rps, 2),
+            "ratio": round(cache_rps / fly_rps, 1),
+        }
         # (c) loading share of a training step
         meta_classes = len(json.loads(h5py.File(cache, "r").attrs["classes"]))
-        r["c"] = loader_share(task, cache, Path(cc.out_dir) / f"{task}_index.csv", meta_classes, batch=8, workers=1, steps=args.steps)
+        r["c"] = loader_share(
+            task, cache, Path(cc.out_dir) / f"{task}_index.csv", meta_classes, batch=8, workers=1, steps=args.steps
+        )
         results["tasks"][task] = r
         print(json.dumps({task: r}, indent=1), flush=True)
     out = Path(args.out)

@@ -72,7 +72,9 @@ def main() -> None:
     tol_s = params.evaluate.header.tolerance_s
 
     t0 = time.perf_counter()
-    res = detect_headers(folder / "video.mp4", folder / "tracking.csv", models=params.train.out_dir, batch_size=args.batch, progress=False)
+    res = detect_headers(
+        folder / "video.mp4", folder / "tracking.csv", models=params.train.out_dir, batch_size=args.batch, progress=False
+    )
     with_s = time.perf_counter() - t0
     tol = int(round(tol_s * res.fps))
     det = spotting_prf({match: headers}, {match: (res.frames[res.detected], res.scores[res.detected])}, tolerance=tol)

@@ -39,7 +39,9 @@ def _step(model, opt, x, y) -> None:
     opt.step()
 
 
-def measure(name: str, *, cache: Path, split: Path, frames: int, size: tuple[int, int], steps: int, batch: int, workers: int) -> dict:
+def measure(
+    name: str, *, cache: Path, split: Path, frames: int, size: tuple[int, int], steps: int, batch: int, workers: int
+) -> dict:
     torch.manual_seed(0)
     model = build_classifier(backbone=name, num_classes=2, frames=frames, size=size)
     model.train()
@@ -105,7 +107,9 @@ def main(argv=None) -> int:
         if name not in BACKBONES:
             raise SystemExit(f"unknown backbone {name!r}; registered: {', '.join(sorted(BACKBONES))}")
         try:
-            r = measure(name, cache=cache, split=split, frames=frames, size=size, steps=args.steps, batch=args.batch, workers=args.workers)
+            r = measure(
+                name, cache=cache, split=split, frames=frames, size=size, steps=args.steps, batch=args.batch, workers=args.workers
+            )
         except ValueError as e:  # an input this backbone cannot take: say so in the table
             r = {"backbone": name, "error": str(e)}
         rows.append(r)
@@ -115,7 +119,10 @@ def main(argv=None) -> int:
     meta = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}", "input": [frames, *size],
             "batch": args.batch, "steps": args.steps, "loader_workers": args.workers}  # fmt: skip
     (out / f"train_throughput_workers{args.workers}.json").write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n")
-    lines = [f"| backbone | params | in-memory clips/s | through the loader clips/s | loader share of step (target ≤ 10%) |", "|---|---|---|---|---|"]
+    lines = [
+        "| backbone | params | in-memory clips/s | through the loader clips/s | loader share of step (target ≤ 10%) |",
+        "|---|---|---|---|---|",
+    ]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['backbone']} | | | | cannot take {frames}x{size[0]}x{size[1]}: {r['error']} |")

@@ -38,7 +38,9 @@ def main() -> None:
     if ablation:
         active = cfg.active_column if cfg.active_column in ablation else None
         ab_cfg = replace(cfg, columns=ablation, active_column=active)
-        ab_videos = load_videos(params.post_xgb.probs, root=source.root, splits_dir=f"{params.split.out_dir}/header", columns=ablation)
+        ab_videos = load_videos(
+            params.post_xgb.probs, root=source.root, splits_dir=f"{params.split.out_dir}/header", columns=ablation
+        )
         ab = fit_post_filter(ab_videos, ab_cfg, log=tqdm.write)
         write_post_outputs(ab, ab_videos, model_dir="models/post_xgb_ablation", events_csv="data/predictions/ablation/header_events.csv",
                            frames_csv="data/predictions/ablation/header_frames.csv")  # fmt: skip

@@ -18,7 +18,18 @@ MVFOUL_ACTION_KEYS = {
     "Try to play", "Touch ball", "Handball", "Handball offence", "Clips",
 }  # fmt: skip
 MVFOUL_CLIP_KEYS = {"Url", "Camera type", "Timestamp", "Replay speed"}
-MVFOUL_ACTION_CLASSES = {"Tackling", "Standing tackling", "High leg", "Holding", "Pushing", "Elbowing", "Challenge", "Dive", "Dont know", ""}
+MVFOUL_ACTION_CLASSES = {
+    "Tackling",
+    "Standing tackling",
+    "High leg",
+    "Holding",
+    "Pushing",
+    "Elbowing",
+    "Challenge",
+    "Dive",
+    "Dont know",
+    "",
+}
 MVFOUL_OFFENCE = {"Offence", "No offence", "Between", ""}
 MVFOUL_SEVERITY = {"", "1.0", "2.0", "3.0", "4.0", "5.0"}
 MVFOUL_CAMERA_TYPES = {

@@ -80,6 +80,10 @@ def test_import_tracking_from_kloppy_sample(tmp_path, capsys):
 
 def test_import_tracking_bad_input_exits_2(tmp_path, capsys):
     pytest.importorskip("kloppy")
-    assert main(["import-tracking", "--provider", "nope", "--file", "raw_data=x", "--out", str(tmp_path), "--video_fps", "25"]) == 2
+    assert (
+        main(["import-tracking", "--provider", "nope", "--file", "raw_data=x", "--out", str(tmp_path), "--video_fps", "25"]) == 2
+    )
     assert "unknown tracking provider" in capsys.readouterr().err
-    assert main(["import-tracking", "--provider", "tracab", "--file", "raw_data", "--out", str(tmp_path), "--video_fps", "25"]) == 2
+    assert (
+        main(["import-tracking", "--provider", "tracab", "--file", "raw_data", "--out", str(tmp_path), "--video_fps", "25"]) == 2
+    )

@@ -58,7 +58,9 @@ def _cmd_import_tracking(args: argparse.Namespace) -> int:
             raise CliError(f"--file expects KEY=PATH (e.g. home_data=Sample_Game_1_RawTrackingData_Home_Team.csv), got {item!r}")
         files[key] = value
     try:
-        tracking, players = convert_provider(args.provider, args.out, video_fps=args.video_fps, video_offset_s=args.video_offset_s, **files)
+        tracking, players = convert_provider(
+            args.provider, args.out, video_fps=args.video_fps, video_offset_s=args.video_offset_s, **files
+        )
     except (AdapterError, FileNotFoundError, TypeError) as e:  # unknown provider / wrong file keys / missing files
         raise CliError(str(e)) from e
     print(json.dumps({"tracking": str(tracking), "players": str(players)}, indent=2))
@@ -142,12 +144,20 @@ def build_parser() -> argparse.ArgumentParser:
     it.set_defaults(func=_cmd_import_tracking)
     pf = sub.add_parser("predict-fouls", help="classify every action of a SoccerNet-MVFoul split directory with a train@foul "
                         "model; writes the official predictions JSON")  # fmt: skip
-    pf.add_argument("--data", required=True, help="split directory with action_<n>/clip_<v>.mp4 folders (annotations.json optional)")
+    pf.add_argument(
+        "--data", required=True, help="split directory with action_<n>/clip_<v>.mp4 folders (annotations.json optional)"
+    )
     pf.add_argument("--model", default="models/foul/best.pt", help="train@foul checkpoint (default models/foul/best.pt)")
     pf.add_argument("--out", required=True, help="predictions file to write, e.g. predictions.json")
-    pf.add_argument("--center-frame", type=int, default=None, help="frame of the foul in the clips (default: the training data's)")
-    pf.add_argument("--source-fps", type=float, default=None, help="frame rate the centre frame counts in (default: the training data's)")
-    pf.add_argument("--max-views", type=int, default=None, help="views per action to use (default: as many as the training cache held)")
+    pf.add_argument(
+        "--center-frame", type=int, default=None, help="frame of the foul in the clips (default: the training data's)"
+    )
+    pf.add_argument(
+        "--source-fps", type=float, default=None, help="frame rate the centre frame counts in (default: the training data's)"
+    )
+    pf.add_argument(
+        "--max-views", type=int, default=None, help="views per action to use (default: as many as the training cache held)"
+    )
     pf.add_argument("--view-chunk", type=int, default=8, help="clips through the backbone at a time (memory bound; default 8)")
     pf.add_argument("--batch-size", type=int, default=4, help="actions per batch (default 4)")
     pf.add_argument("--workers", type=int, default=1, help="decoding processes (default 1)")
@@ -157,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "post-filter; writes an events CSV")  # fmt: skip
     de.add_argument("--video", required=True, help="the match video (e.g. video.mp4)")
     de.add_argument("--tracking", required=True, help="canonical tracking.csv of the match (replaylab import-tracking makes one)")
-    de.add_argument("--camera", default=None, help="per-frame camera calibration (default: camera.csv next to the tracking table)")
+    de.add_argument(
+        "--camera", default=None, help="per-frame camera calibration (default: camera.csv next to the tracking table)"
+    )
     de.add_argument("--models", default="models", help="folder with pre_xgb/, header/ and post_xgb/ (default: models)")
     de.add_argument("--out", default=None, help="events CSV to write (default: <video stem>_headers.csv next to the video)")
     de.add_argument("--all-peaks", action="store_true", help="list every scored peak, not only the detections (column detected)")

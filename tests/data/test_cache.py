@@ -32,7 +32,9 @@ def _index(root, n_per_video=3, names=("a", "b", "c")) -> SampleIndex:
 
 
 def _build(index, spec, out, **kw):
-    return build_cache(index, spec, out_h5=out / "c.h5", out_index=out / "c_index.csv", work_dir=out / "work", progress=False, **kw)
+    return build_cache(
+        index, spec, out_h5=out / "c.h5", out_index=out / "c_index.csv", work_dir=out / "work", progress=False, **kw
+    )
 
 
 def test_round_trip_is_pixel_exact(videos, tmp_path):
@@ -65,7 +67,9 @@ def test_moving_crop_track_is_followed_frame_by_frame(videos, tmp_path):
             np.testing.assert_array_equal(f["clips"][0][k], direct[0])
     assert read_csv(tmp_path / "c_index.csv").samples[0].track == track
     moved = Sample("mv", ("a.mp4",), "a", 0, center_s=1.0, point=(120.0, 30.0), track=track[:-1])
-    assert plan_units(SampleIndex([s], ["x"], videos), spec)[0].key != plan_units(SampleIndex([moved], ["x"], videos), spec)[0].key
+    assert (
+        plan_units(SampleIndex([s], ["x"], videos), spec)[0].key != plan_units(SampleIndex([moved], ["x"], videos), spec)[0].key
+    )
 
 
 def test_window_is_centred_with_stride_and_edge_replication(videos, tmp_path):
@@ -128,7 +132,9 @@ def test_bad_video_fails_with_the_list(with_bad, tmp_path):
 
 def test_skip_mode_records_file_and_reason(with_bad, tmp_path):
     out = tmp_path / "out"
-    summary = _build(_index(with_bad), ClipSpec(frames=4, size=(16, 16)), out, on_bad_video="skip", skipped_csv=out / "skipped.csv")
+    summary = _build(
+        _index(with_bad), ClipSpec(frames=4, size=(16, 16)), out, on_bad_video="skip", skipped_csv=out / "skipped.csv"
+    )
     assert summary["skipped_sources"] == 1 and summary["skipped_samples"] == 3 and summary["clips"] == 6
     rows = list(csv.DictReader(open(out / "skipped.csv")))
     assert len(rows) == 1 and rows[0]["source"].endswith("c.mp4") and rows[0]["reason"] and rows[0]["samples"] == "3"

@@ -21,10 +21,24 @@ def caches(tmp_path_factory):
         make_video(root / f"{name}.mp4", fps=25, n_frames=40, size=(64, 48))
     single = SampleIndex([Sample(f"{v}{k}", (f"{v}.mp4",), v, k % 2, center_s=0.5 + 0.3 * k, meta={"extra": k})
                           for v in "abc" for k in range(2)], ["neg", "pos"], root)  # fmt: skip
-    build_cache(single, ClipSpec(frames=4, size=(16, 16)), out_h5=root / "s.h5", out_index=root / "s.csv", work_dir=root / "w1", progress=False)
+    build_cache(
+        single,
+        ClipSpec(frames=4, size=(16, 16)),
+        out_h5=root / "s.h5",
+        out_index=root / "s.csv",
+        work_dir=root / "w1",
+        progress=False,
+    )
     multi = SampleIndex([Sample("m0", ("a.mp4", "b.mp4", "c.mp4"), "g0", 1, center_s=0.8, meta={"extra": 3}),
                          Sample("m1", ("b.mp4",), "g1", 0, center_s=0.8, meta={"extra": 1})], ["x", "y"], root)  # fmt: skip
-    build_cache(multi, ClipSpec(frames=4, size=(16, 16), views=3), out_h5=root / "m.h5", out_index=root / "m.csv", work_dir=root / "w2", progress=False)
+    build_cache(
+        multi,
+        ClipSpec(frames=4, size=(16, 16), views=3),
+        out_h5=root / "m.h5",
+        out_index=root / "m.csv",
+        work_dir=root / "w2",
+        progress=False,
+    )
     return root
 
 
@@ -34,7 +48,9 @@ def test_eval_items_are_normalised_stored_pixels(caches):
     item = ds[3]
     raw, _ = ds.read_raw(3)
     mean, std = NORMALISATION["imagenet"]
-    expect = (torch.from_numpy(raw).float().permute(3, 0, 1, 2) / 255 - torch.tensor(mean).view(3, 1, 1, 1)) / torch.tensor(std).view(3, 1, 1, 1)
+    expect = (torch.from_numpy(raw).float().permute(3, 0, 1, 2) / 255 - torch.tensor(mean).view(3, 1, 1, 1)) / torch.tensor(
+        std
+    ).view(3, 1, 1, 1)
     assert item["video"].shape == (3, 4, 16, 16)
     assert torch.allclose(item["video"], expect, atol=1e-5)
     assert item["label"].item() == 1 and item["extra"].item() == 1

@@ -56,7 +56,7 @@ def test_bad_tracks_are_rejected_naming_the_sample(track, why):
 
 def test_bad_rows_name_the_file_and_row(tmp_path):
     _index().write_csv(tmp_path / "i.csv")
-    text = (tmp_path / "i.csv").read_text().replace("[[0.96", "[[\"x\"", 1)
+    text = (tmp_path / "i.csv").read_text().replace("[[0.96", '[["x"', 1)
     (tmp_path / "i.csv").write_text(text)
     with pytest.raises(AdapterError, match=r"i.csv, row 2"):
         read_csv(tmp_path / "i.csv")

@@ -20,7 +20,9 @@ def test_header_from_matches_and_from_the_header_tool_csv(tiny_world):
     assert idx.classes == ["no_header", "header"] and {s.label for s in idx.samples} == {0, 1}
     assert all(idx.resolve(s.sources[0]).is_file() for s in idx.samples)
     csv_idx = task_index("header", _cfg("header", root / "header_clips", format="header_csv"), seed=0)
-    assert len(csv_idx) > 0 and all(idx_path.suffix == ".npy" for idx_path in (csv_idx.resolve(s.sources[0]) for s in csv_idx.samples))
+    assert len(csv_idx) > 0 and all(
+        idx_path.suffix == ".npy" for idx_path in (csv_idx.resolve(s.sources[0]) for s in csv_idx.samples)
+    )
 
 
 def test_foul_merges_official_splits(tiny_world):

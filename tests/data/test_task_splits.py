@@ -22,7 +22,9 @@ def _index(n_groups=10, per=4, official=None):
 def test_grouped_keeps_groups_whole():
     out = make_splits(_index(), strategy="grouped", fractions=FR, seed=0)
     groups = {name: {s.group for s in idx.samples} for name, idx in out.items()}
-    assert not (groups["train"] & groups["val"]) and not (groups["train"] & groups["test"]) and not (groups["val"] & groups["test"])
+    assert (
+        not (groups["train"] & groups["val"]) and not (groups["train"] & groups["test"]) and not (groups["val"] & groups["test"])
+    )
     assert sum(len(i) for i in out.values()) == 40
     assert make_splits(_index(), strategy="grouped", fractions=FR, seed=0)["test"].samples == out["test"].samples
 

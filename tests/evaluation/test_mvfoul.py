@@ -65,7 +65,10 @@ def test_hand_computed_with_absent_classes():
 
 
 def test_hand_computed_all_classes_present():
-    rows = [(c, o, s) for c, (o, s) in zip(ACTION_CLASSES, [("No offence", ""), ("Offence", "1.0"), ("Offence", "3.0"), ("Offence", "5.0")] * 2)]
+    rows = [
+        (c, o, s)
+        for c, (o, s) in zip(ACTION_CLASSES, [("No offence", ""), ("Offence", "1.0"), ("Offence", "3.0"), ("Offence", "5.0")] * 2)
+    ]
     truth = gt(*rows)  # the Dive (index 7) is Offence + 5.0 -> class 3, but must be predicted with severity "1.0"
     entries = {f"_{i}": r for i, r in enumerate(rows)}
     entries["_2"] = ("Tackling", "Offence", "3.0")  # wrong action

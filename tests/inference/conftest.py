@@ -5,13 +5,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
-from replaylab import params as P
-from replaylab.data.cache import build_cache, spec_from_params
-from replaylab.data.samples import read_csv
-from replaylab.data.sources import task_index
-from replaylab.data.task_splits import make_splits, write_splits
-
 from header_run_fixture import build_header_run  # noqa: E402
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from replaylab import params as P
 from replaylab.data.cache import build_cache, spec_from_params
 from replaylab.data.samples import read_csv
@@ -26,7 +25,12 @@ def build_header_run(root, matches, *, crop_on: str, train: bool = True) -> tupl
     spec = spec_from_params(cfg)
     build_cache(task_index("header", cfg, seed=5, margin_s=spec.half_window_s()), spec, out_h5=root / "cache/header.h5",
                 out_index=root / "cache/header_index.csv", work_dir=root / "w", progress=False)  # fmt: skip
-    by = make_splits(read_csv(root / "cache/header_index.csv"), strategy="grouped", fractions={"train": 0.34, "val": 0.33, "test": 0.33}, seed=5)
+    by = make_splits(
+        read_csv(root / "cache/header_index.csv"),
+        strategy="grouped",
+        fractions={"train": 0.34, "val": 0.33, "test": 0.33},
+        seed=5,
+    )
     write_splits(by, root / "splits/header")
     if train:
         from replaylab.tasks.train import train_task

@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 
 from replaylab.inference.header_model import load_header_model
-from replaylab.inference.probs import (COLUMNS, ENSEMBLE_RULES, cnn_probabilities, ensemble, export_header_probs, match_clips,
-                                       match_probs, read_candidates, read_prefilter_frames)  # fmt: skip
+from replaylab.inference.probs import (
+    COLUMNS,
+    ENSEMBLE_RULES,
+    cnn_probabilities,
+    ensemble,
+    export_header_probs,
+    match_clips,
+    match_probs,  # fmt: skip
+    read_candidates,
+    read_prefilter_frames,
+)
 
 
 @pytest.mark.parametrize("rule, expect", [("mean", [0.5, 0.5, 0.1]), ("weighted", [0.75, 0.3, 0.15]), ("geometric", [0.0, 0.3, 0.0]),

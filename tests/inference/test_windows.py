@@ -5,8 +5,8 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
-
 from header_run_fixture import build_header_run  # type: ignore[import-not-found]
+
 from replaylab.data.cache import ClipSpec
 from replaylab.data.samples import AdapterError, read_csv
 from replaylab.inference.windows import MatchClips

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from replaylab.models import param_groups, set_finetune_mode
 from replaylab.models.multiview import AGGREGATIONS, AttentionViews, MultiViewNet, build_aggregation, build_multiview
 

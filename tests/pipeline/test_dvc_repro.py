@@ -10,11 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from repo_fixtures import REPO, TINY_PARAMS
 
 # three matches so the header task has a match for each of train / val / test; small clips
-PIPELINE_PARAMS = TINY_PARAMS.replace("count: 2,", "count: 3,") + """\
+PIPELINE_PARAMS = (
+    TINY_PARAMS.replace("count: 2,", "count: 3,")
+    + """\
 cache_clips:  # dvc.yaml names these keys, so they must be in the file (DVC reads them without the schema)
   out_dir: data/cache
   on_bad_video: fail
@@ -44,14 +45,23 @@ export_probs: {out: data/probs/header.csv, batch_size: 16, threads: 1, ensemble:
                dense_stride: 2}
 post_xgb: {probs: data/probs/header.csv, xgb: {n_estimators: 40, threads: 1}}
 """
+)
 TASKS = ("header", "foul", "actions", "recognition")
 
 BIN = Path(sys.executable).parent
 
 
 def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, DVC_NO_ANALYTICS="1", PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(cwd / "src"),
-               GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    env = dict(
+        os.environ,
+        DVC_NO_ANALYTICS="1",
+        PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        PYTHONPATH=str(cwd / "src"),
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@t",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@t",
+    )
     res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, f"{' '.join(cmd)} failed:\n{res.stdout}\n{res.stderr}"
     return res
@@ -93,14 +103,26 @@ def test_repro_runs_synthesize_then_is_a_noop(project):
     assert "Running stage 'train@header'" in first.stdout
     train = json.loads((project / "metrics/train_header.json").read_text())
     assert train["epochs_run"] == 2 and 0.0 <= train["test"]["auroc"] <= 1.0 and train["backbone"] == "compact3d"
-    for name in ("best.pt", "last.pt", "config.yaml", "metrics_epoch.csv", "val_predictions.csv", "best_metrics.json", "plots/roc.csv"):
+    for name in (
+        "best.pt",
+        "last.pt",
+        "config.yaml",
+        "metrics_epoch.csv",
+        "val_predictions.csv",
+        "best_metrics.json",
+        "plots/roc.csv",
+    ):
         assert (project / "models/header" / name).is_file(), name
     assert "Running stage 'pre_xgb'" in first.stdout
     pre = json.loads((project / "metrics/pre_xgb.json").read_text())
     assert pre["cv"]["n_matches"] == 2 and pre["test"]["n_matches"] == 1 and pre["cv"]["event_recall"] >= 0.98
     assert 0.0 < pre["test"]["frames_kept"] < 1.0 and 0.0 <= pre["detector"]["test"]["f1"] <= 1.0
     meta = json.loads((project / "models/pre_xgb/meta.json").read_text())
-    assert len(meta["feature_names"]) == 36 and sorted(meta["folds"]) == sorted(meta["cv_matches"]) and len(meta["test_matches"]) == 1
+    assert (
+        len(meta["feature_names"]) == 36
+        and sorted(meta["folds"]) == sorted(meta["cv_matches"])
+        and len(meta["test_matches"]) == 1
+    )
     for name in ("frames.csv", "candidates.csv", "proposals.csv"):
         assert (project / "data/pre_xgb" / name).is_file(), name
     for stage in ("export_probs", "post_xgb", "evaluate@header"):
@@ -144,7 +166,11 @@ def test_plots_show_renders_the_declared_plots(project):
                  "Foul offence-severity confusion (test)", "Header timeline (one test match; header = 1 at the true headers)"):  # fmt: skip
         plot = shown["data"][name][0]
         assert plot["type"] == "vega" and plot["content"]["data"]["values"], name
-    for png in ("reports/foul/test/confusion_action.png", "reports/foul/test/confusion_offence_severity.png", "reports/header/timeline.png"):
+    for png in (
+        "reports/foul/test/confusion_action.png",
+        "reports/foul/test/confusion_offence_severity.png",
+        "reports/header/timeline.png",
+    ):
         assert shown["data"][png][0]["type"] == "image", png
 
 

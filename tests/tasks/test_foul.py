@@ -53,7 +53,9 @@ def test_predicted_document_refuses_colliding_ids():
 
 def _datasets(root):
     cache, splits = root / "cache/foul.h5", root / "splits/foul"
-    return (ClipDataset(cache, splits / f"{name}.csv", train=False, target_keys=("offence_severity",)) for name in ("train", "test"))
+    return (
+        ClipDataset(cache, splits / f"{name}.csv", train=False, target_keys=("offence_severity",)) for name in ("train", "test")
+    )
 
 
 def test_evaluate_scores_with_the_official_rules(tiny_foul):
@@ -92,14 +94,18 @@ def test_chunked_multi_view_evaluation_equals_unchunked(tiny_foul):
     root, _ = tiny_foul
     ds, _ = _datasets(root)
     torch.manual_seed(0)
-    model = build_multiview(backbone="compact3d", frames=4, size=(32, 48), aggregation="attention", hidden=8, backbone_options={"width": 0.25})
+    model = build_multiview(
+        backbone="compact3d", frames=4, size=(32, 48), aggregation="attention", hidden=8, backbone_options={"width": 0.25}
+    )
     task = FoulTask(nn.CrossEntropyLoss(), nn.CrossEntropyLoss())
     loader = DataLoader(ds, batch_size=4)
     model.view_chunk = 0
     ref_metrics, ref = task.evaluate(model, loader, torch.device("cpu"))
     model.view_chunk = 1  # one view clip through the backbone at a time
     got_metrics, got = task.evaluate(model, loader, torch.device("cpu"))
-    assert [(r["pred_action"], r["pred_offence_severity"]) for r in got] == [(r["pred_action"], r["pred_offence_severity"]) for r in ref]
+    assert [(r["pred_action"], r["pred_offence_severity"]) for r in got] == [
+        (r["pred_action"], r["pred_offence_severity"]) for r in ref
+    ]
     for a, b in zip(got, ref):
         assert [a[k] for k in a if k.startswith("p_")] == pytest.approx([b[k] for k in b if k.startswith("p_")], abs=2e-6)
     assert got_metrics == pytest.approx(ref_metrics, abs=1e-5, nan_ok=True)  # NaN: a class absent from the tiny split

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import contextlib
+import csv
 import io
 import json
 import math
@@ -29,7 +29,9 @@ def test_evaluate_foul_matches_the_training_summary_and_the_official_files(train
     assert "evaluate@foul test: leaderboard" in out.getvalue()
     for split in ("val", "test"):
         s = summary[split]
-        assert s["ground_truth_filtered"] is False and s["ground_truth"].endswith(f"{'valid' if split == 'val' else 'test'}/annotations.json")
+        assert s["ground_truth_filtered"] is False and s["ground_truth"].endswith(
+            f"{'valid' if split == 'val' else 'test'}/annotations.json"
+        )
         assert s["actions_missing"] == 0 and s["actions_counted"] == train_summary["actions"][split]
         for k in ("leaderboard_value", "balanced_accuracy_action", "accuracy_offence_severity", "leaderboard_value_present"):
             assert _same(s[k], train_summary[split][k]), (split, k)
@@ -37,7 +39,12 @@ def test_evaluate_foul_matches_the_training_summary_and_the_official_files(train
         direct = evaluate_files(s["ground_truth"], s["predictions"]).summary()
         assert direct["accuracy_action"] == s["accuracy_action"]
         rep = root / "reports/foul" / split
-        for name in ("confusion_action.csv", "confusion_offence_severity.csv", "classification_report.json", "classification_report.txt"):
+        for name in (
+            "confusion_action.csv",
+            "confusion_offence_severity.csv",
+            "classification_report.json",
+            "classification_report.txt",
+        ):
             assert (rep / name).is_file(), name
         for name in ("confusion_action.png", "confusion_offence_severity.png"):
             img = cv2.imread(str(rep / name))

@@ -67,7 +67,9 @@ def test_ablation_numbers_and_where_thresholds_come_from(videos, tmp_path, monke
     assert test["cnn"]["threshold"] == pytest.approx(0.7) and test["cnn"]["threshold_chosen_on"] == ["val"]
     assert test["cnn"]["f1"] == pytest.approx(1.0)
     # full: post_xgb's own threshold (0.5) on its events
-    assert test["full"]["threshold"] == 0.5 and test["full"]["f1"] == pytest.approx(1.0) and test["full"]["ap"] == pytest.approx(1.0)
+    assert (
+        test["full"]["threshold"] == 0.5 and test["full"]["f1"] == pytest.approx(1.0) and test["full"]["ap"] == pytest.approx(1.0)
+    )
     assert out["test_f1"] == {k: test[k]["f1"] for k in ("pre_filter", "cnn", "pre_filter+cnn", "full")}
     assert set(test["full"]["soccernet_mAP"]) == {"0.4", "1"} and out["val"]["headers"] == 2
     pr = list(csv.DictReader(open(tmp_path / "reports/header/pr/full.csv")))

@@ -34,7 +34,12 @@ def tiny_header(tiny_world, tmp_path_factory):
     spec = spec_from_params(cfg)
     build_cache(task_index("header", cfg, seed=3, margin_s=0.1), spec, out_h5=root / "cache/header.h5",
                 out_index=root / "cache/header_index.csv", work_dir=root / "w", progress=False)  # fmt: skip
-    by = make_splits(read_csv(root / "cache/header_index.csv"), strategy="grouped", fractions={"train": 0.34, "val": 0.33, "test": 0.33}, seed=3)
+    by = make_splits(
+        read_csv(root / "cache/header_index.csv"),
+        strategy="grouped",
+        fractions={"train": 0.34, "val": 0.33, "test": 0.33},
+        seed=3,
+    )
     write_splits(by, root / "splits/header")
     return root, data
 
@@ -46,7 +51,15 @@ def test_train_task_outputs_and_determinism(tiny_header, monkeypatch):
     assert first["epochs_run"] == 2 and first["backbone"] == "compact3d"
     assert set(first["val"]) >= {"auroc", "ap", "f1", "loss"} and set(first["test"]) >= {"auroc", "ap", "f1", "loss"}
     out = root / "models/header"
-    for name in ("best.pt", "last.pt", "config.yaml", "metrics_epoch.csv", "val_predictions.csv", "plots/roc.csv", "plots/test/pr.csv"):
+    for name in (
+        "best.pt",
+        "last.pt",
+        "config.yaml",
+        "metrics_epoch.csv",
+        "val_predictions.csv",
+        "plots/roc.csv",
+        "plots/test/pr.csv",
+    ):
         assert (out / name).is_file(), name
     assert "event_types" in (out / "config.yaml").read_text()
     again = dict(data, train=dict(data["train"], out_dir=str(root / "models2"), live_dir=str(root / "live2")))

@@ -10,8 +10,13 @@ LOOK_ALIKES = ("fly_past", "jump_miss", "chest", "thigh", "kick", "bounce")
 
 @pytest.fixture(scope="module")
 def match() -> MatchTruth:
-    cfg = MatchConfig(fps=25.0, duration_s=120.0, lofted_prob=0.8, foul_prob=0.08,
-                      outcome_weights=dict(header=0.4, chest=0.1, thigh=0.1, volley=0.1, fly_past=0.15, jump_miss=0.1, bounce=0.05))
+    cfg = MatchConfig(
+        fps=25.0,
+        duration_s=120.0,
+        lofted_prob=0.8,
+        foul_prob=0.08,
+        outcome_weights=dict(header=0.4, chest=0.1, thigh=0.1, volley=0.1, fly_past=0.15, jump_miss=0.1, bounce=0.05),
+    )
     return simulate_match(cfg, np.random.default_rng(11), "m")
 
 

@@ -12,7 +12,15 @@ def test_player_and_ball_appear_where_projected_and_boxes_reported():
     cam = look_at((52.5, 10.0, 3.0), (52.5, 30.0, 1.0), 320, 240, 8.0)
     empty = render(cam, CLEAN, [], None, 0, 25.0)
     boxes = {}
-    frame = render(cam, CLEAN, [Actor(Pose(52.5, 30.0, 0.0, 1.8), KIT, (230, 190, 160), ident=7)], np.array([53.5, 30.0, 0.11]), 0, 25.0, boxes)
+    frame = render(
+        cam,
+        CLEAN,
+        [Actor(Pose(52.5, 30.0, 0.0, 1.8), KIT, (230, 190, 160), ident=7)],
+        np.array([53.5, 30.0, 0.11]),
+        0,
+        25.0,
+        boxes,
+    )
     assert np.abs(frame.astype(int) - empty.astype(int)).sum() > 0
     shirt = np.abs(frame.astype(int) - np.array(KIT.shirt)).sum(-1) < 40
     ys, xs = np.nonzero(shirt)

@@ -23,8 +23,9 @@ def test_noise_free_feed_is_the_truth():
 
 
 def test_provider_noise_levels_missing_z_and_dropouts():
-    noise = ProviderNoise(position_noise_m=0.1, ball_xy_noise_m=0.1, ball_z_noise_m=0.3, ball_z_missing=0.4,
-                          dropout_rate=0.05, dropout_s=(0.2, 1.0))
+    noise = ProviderNoise(
+        position_noise_m=0.1, ball_xy_noise_m=0.1, ball_z_noise_m=0.3, ball_z_missing=0.4, dropout_rate=0.05, dropout_s=(0.2, 1.0)
+    )
     truth, rows = feed(noise)
     ball = [r for r in rows if r[2] == BALL_ID]
     missing_z = np.mean([r[7] == "" for r in ball])
@@ -42,7 +43,20 @@ def test_same_seed_same_rows():
 
 
 def test_columns_are_the_canonical_table(tmp_path):
-    assert TRACKING_COLUMNS == ("frame", "time", "track_id", "team", "jersey", "x", "y", "z", "box_x1", "box_y1", "box_x2", "box_y2")
+    assert TRACKING_COLUMNS == (
+        "frame",
+        "time",
+        "track_id",
+        "team",
+        "jersey",
+        "x",
+        "y",
+        "z",
+        "box_x1",
+        "box_y1",
+        "box_x2",
+        "box_y2",
+    )
     with open(tmp_path / "t.csv", "w", newline="") as fh:
         csv.writer(fh).writerows([TRACKING_COLUMNS, *feed(ProviderNoise())[1][:5]])
     assert (tmp_path / "t.csv").read_text().startswith("frame,time,track_id,team")

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from spec_readers import probe_video
 
 from replaylab.world.video import Mp4Writer, VideoSettings

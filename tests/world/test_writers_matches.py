@@ -1,7 +1,6 @@
 import csv
 
 import numpy as np
-
 from spec_readers import probe_video
 
 from replaylab.world.match import CONTACT_DISTANCE, MatchTruth

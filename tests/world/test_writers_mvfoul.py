@@ -1,5 +1,4 @@
 import numpy as np
-
 from spec_readers import probe_video, read_mvfoul_split
 
 
@@ -36,5 +35,10 @@ def test_labels_are_plausible_and_ambiguous_ones_appear(tiny_world):
         if a["Offence"] == "No offence":
             assert a["Severity"] in ("", "2.0", "4.0")
     # ambiguous_fraction is 0.2 in the tiny params: at least one of the 14 actions carries an ambiguous label
-    assert any(a["Action class"] == "Dont know" or a["Offence"] == "Between" or a["Severity"] in ("2.0", "4.0")
-               or (a["Severity"] == "" and a["Offence"] == "Offence" and a["Action class"] != "Dive") for a in actions)
+    assert any(
+        a["Action class"] == "Dont know"
+        or a["Offence"] == "Between"
+        or a["Severity"] in ("2.0", "4.0")
+        or (a["Severity"] == "" and a["Offence"] == "Offence" and a["Action class"] != "Dive")
+        for a in actions
+    )

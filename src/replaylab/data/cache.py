@@ -123,7 +123,9 @@ def _npy_clip(path: Path, sample: Sample, spec: ClipSpec) -> np.ndarray:
         idx = np.linspace(0, n - 1, spec.frames).round().astype(int) if n != spec.frames else np.arange(n)
     else:
         idx = np.clip(n // 2 + (np.arange(spec.frames) - spec.frames // 2) * spec.stride, 0, n - 1)
-    out = [crop_resize(np.ascontiguousarray(clip[i]), crop_center=sample.point, crop_px=spec.crop_px, size=spec.size) for i in idx]
+    out = [
+        crop_resize(np.ascontiguousarray(clip[i]), crop_center=sample.point, crop_px=spec.crop_px, size=spec.size) for i in idx
+    ]
     frames = np.stack(out)
     if frames.shape[-1] == 1:
         frames = np.repeat(frames, 3, axis=-1)
@@ -172,7 +174,9 @@ def _work(unit: Unit) -> tuple[str, int, str | None, str | None]:
     try:
         clips = decode_unit(index, unit, spec)
     except (VideoReadError, AdapterError, OSError, ValueError) as e:
-        bad = next((str(index.resolve(s)) for s in unit.sources if str(index.resolve(s)) in str(e)), str(index.resolve(unit.sources[0])))
+        bad = next(
+            (str(index.resolve(s)) for s in unit.sources if str(index.resolve(s)) in str(e)), str(index.resolve(unit.sources[0]))
+        )
         return unit.key, 0, bad, str(e)
     with atomic_path(work_dir / f"{unit.key}.npy") as tmp, open(tmp, "wb") as fh:
         np.save(fh, clips)
@@ -310,7 +314,9 @@ def read_cache_meta(path: str | os.PathLike) -> dict:
         }
 
 
-def contact_sheet_png(cache_h5: str | os.PathLike, out_png: str | os.PathLike, *, per_class: int = 2, steps: int = 6, seed: int = 0) -> None:
+def contact_sheet_png(
+    cache_h5: str | os.PathLike, out_png: str | os.PathLike, *, per_class: int = 2, steps: int = 6, seed: int = 0
+) -> None:
     """A PNG of cached clips: ``per_class`` random clips of every class (first view), ``steps`` frames each,
     so a person can check crops, timing and labels at a glance."""
     import h5py

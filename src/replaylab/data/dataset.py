@@ -46,7 +46,9 @@ class ClipDataset(Dataset):
         row_of = {sid: i for i, sid in enumerate(meta["sample_ids"])}
         missing = [s.sample_id for s in self.index.samples if s.sample_id not in row_of]
         if missing:
-            raise AdapterError(f"{split_csv}: {len(missing)} samples are not in {self.cache_h5} (first: {missing[0]}); rebuild the cache")
+            raise AdapterError(
+                f"{split_csv}: {len(missing)} samples are not in {self.cache_h5} (first: {missing[0]}); rebuild the cache"
+            )
         self.rows = np.array([row_of[s.sample_id] for s in self.index.samples], np.int64)
         self.labels = np.array([s.label for s in self.index.samples], np.int64)
         self.classes = meta["classes"]
@@ -87,7 +89,11 @@ class ClipDataset(Dataset):
         return f["clips"][row], int(f["n_views"][row])
 
     def _prepare(self, clip: np.ndarray, gen: torch.Generator | None) -> torch.Tensor:
-        x = augment(clip, self.augment_cfg, gen) if (self.augment_cfg is not None and gen is not None) else torch.from_numpy(clip).float()
+        x = (
+            augment(clip, self.augment_cfg, gen)
+            if (self.augment_cfg is not None and gen is not None)
+            else torch.from_numpy(clip).float()
+        )
         return normalise(x, self.mean, self.std)
 
     def __getitem__(self, i: int) -> dict:

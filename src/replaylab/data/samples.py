@@ -91,7 +91,9 @@ class SampleIndex:
                 raise AdapterError(f"{self.name or 'index'}: duplicate sample_id {s.sample_id!r}")
             seen.add(s.sample_id)
             if s.label >= len(self.classes) or s.label < -1:
-                raise AdapterError(f"{self.name or 'index'}: sample {s.sample_id} has label {s.label} outside 0..{len(self.classes) - 1}")
+                raise AdapterError(
+                    f"{self.name or 'index'}: sample {s.sample_id} has label {s.label} outside 0..{len(self.classes) - 1}"
+                )
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -132,7 +134,9 @@ class SampleIndex:
         return SampleIndex([by_id[i] for i in sample_ids], list(self.classes), self.root, self.name)
 
 
-def read_csv(path: str | os.PathLike, *, classes: Sequence[str] | None = None, root: str | os.PathLike | None = None) -> SampleIndex:
+def read_csv(
+    path: str | os.PathLike, *, classes: Sequence[str] | None = None, root: str | os.PathLike | None = None
+) -> SampleIndex:
     """Read an index CSV. Class names come from ``classes`` or, if omitted, from the label / label_name columns."""
     path = Path(path)
     if not path.is_file():

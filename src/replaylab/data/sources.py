@@ -70,7 +70,9 @@ def task_index(task: str, cfg, *, seed: int, margin_s: float = 0.0) -> SampleInd
     if src.format == "ava":
         parts = []
         for split in src.splits:
-            idx = load_index("ava", root, split=split, timestamp_offset=src.timestamp_offset, min_proposal_score=src.min_proposal_score)
+            idx = load_index(
+                "ava", root, split=split, timestamp_offset=src.timestamp_offset, min_proposal_score=src.min_proposal_score
+            )
             parts.append((idx, AVA_SPLIT[split], split))
         return _merge(parts, f"ava:{root}", root)
     if src.format in ("ucf101", "hmdb51"):

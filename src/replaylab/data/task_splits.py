@@ -25,7 +25,9 @@ def multilabel_fn(index: SampleIndex) -> LabelFn | None:
     return labels
 
 
-def make_splits(index: SampleIndex, *, strategy: str, fractions: Mapping[str, float], seed: int, task: str = "") -> dict[str, SampleIndex]:
+def make_splits(
+    index: SampleIndex, *, strategy: str, fractions: Mapping[str, float], seed: int, task: str = ""
+) -> dict[str, SampleIndex]:
     """train / val / test indexes. ``official`` keeps ``meta["official_split"]`` and, where the dataset has
     no val split, carves one out of train by group (val's share of train + val). Official splits are kept
     as published even where they share a group; ``write_splits`` reports how many groups do."""

@@ -83,7 +83,12 @@ def binary_report(labels: Sequence[int], probs: Sequence[float], *, threshold: f
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"accuracy": float(np.mean(pred == (y == 1))) if len(y) else math.nan, "precision": precision, "recall": recall, "f1": f1}
+    return {
+        "accuracy": float(np.mean(pred == (y == 1))) if len(y) else math.nan,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+    }
 
 
 def confusion_matrix(labels: Sequence[int], preds: Sequence[int], n_classes: int) -> np.ndarray:

@@ -58,7 +58,12 @@ __all__ = [
 ]
 
 #: the (Offence, Severity) strings a prediction of each offence-severity class is written with (the baseline's)
-OFFENCE_SEVERITY_STRINGS: tuple[tuple[str, str], ...] = (("No offence", ""), ("Offence", "1.0"), ("Offence", "3.0"), ("Offence", "5.0"))
+OFFENCE_SEVERITY_STRINGS: tuple[tuple[str, str], ...] = (
+    ("No offence", ""),
+    ("Offence", "1.0"),
+    ("Offence", "3.0"),
+    ("Offence", "5.0"),
+)
 METRIC_KEYS = ("accuracy_offence_severity", "accuracy_action", "balanced_accuracy_offence_severity", "balanced_accuracy_action",
                "leaderboard_value")  # fmt: skip
 _NO_OFFENCE = ("No offence", "No Offence")
@@ -150,7 +155,9 @@ class MVFoulResult:
                 "absent_offence_severity_classes": self.absent_offence_severity_classes}  # fmt: skip
 
 
-def evaluate_mvfoul(ground_truth: Mapping[str, Any], predictions: Mapping[str, Any], *, where: str = "ground truth") -> MVFoulResult:
+def evaluate_mvfoul(
+    ground_truth: Mapping[str, Any], predictions: Mapping[str, Any], *, where: str = "ground truth"
+) -> MVFoulResult:
     """Score ``predictions`` against ``ground_truth`` (both parsed official JSON documents) with the official
     rules (module docstring). ``where`` names the ground truth in error messages."""
     counted = _counted_actions(ground_truth, where)
@@ -219,7 +226,9 @@ def evaluate_files(ground_truth_file: str | os.PathLike, predictions_file: str |
     try:
         return evaluate_mvfoul(gt, pred, where=str(ground_truth_file))
     except AdapterError as e:
-        raise AdapterError(str(e).replace("predictions:", f"{predictions_file}:", 1).replace("predictions,", f"{predictions_file},", 1)) from None
+        raise AdapterError(
+            str(e).replace("predictions:", f"{predictions_file}:", 1).replace("predictions,", f"{predictions_file},", 1)
+        ) from None
 
 
 def classification_report(confusion: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:

@@ -20,7 +20,9 @@ def _text_size(text: str, scale: float) -> tuple[int, int]:
     return w, h + base
 
 
-def confusion_image(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], *, title: str = "", cell: int = 44) -> np.ndarray:
+def confusion_image(
+    matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], *, title: str = "", cell: int = 44
+) -> np.ndarray:
     """RGB uint8 image of a confusion matrix (rows = true class, columns = predicted): each cell shows its
     count, shaded by the share of its row (so per-class recall reads off the diagonal)."""
     m = np.asarray(matrix)
@@ -42,9 +44,13 @@ def confusion_image(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str]
             cv2.rectangle(img, (x0, y0), (x0 + cell - 1, y0 + cell - 1), (200, 200, 200), 1)
             text = str(int(m[i, j]))
             tw, th = _text_size(text, scale + 0.08)
-            cv2.putText(img, text, (x0 + (cell - tw) // 2, y0 + (cell + th) // 2 - 2), _FONT, scale + 0.08, (20, 20, 20), 1, cv2.LINE_AA)
+            cv2.putText(
+                img, text, (x0 + (cell - tw) // 2, y0 + (cell + th) // 2 - 2), _FONT, scale + 0.08, (20, 20, 20), 1, cv2.LINE_AA
+            )
         tw, th = _text_size(rows[i], scale)
-        cv2.putText(img, rows[i], (left - tw - 8, top + i * cell + (cell + th) // 2 - 2), _FONT, scale, (20, 20, 20), 1, cv2.LINE_AA)
+        cv2.putText(
+            img, rows[i], (left - tw - 8, top + i * cell + (cell + th) // 2 - 2), _FONT, scale, (20, 20, 20), 1, cv2.LINE_AA
+        )
     for j, c in enumerate(cols):  # column labels written sideways
         tw, th = _text_size(c, scale)
         label = np.full((th + 4, tw + 4, 3), 255, np.uint8)
@@ -52,11 +58,15 @@ def confusion_image(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str]
         label = cv2.rotate(label, cv2.ROTATE_90_COUNTERCLOCKWISE)
         x0 = left + j * cell + (cell - label.shape[1]) // 2
         y0 = top - 6 - label.shape[0]
-        img[y0 : y0 + label.shape[0], x0 : x0 + label.shape[1]] = np.minimum(img[y0 : y0 + label.shape[0], x0 : x0 + label.shape[1]], label)
+        img[y0 : y0 + label.shape[0], x0 : x0 + label.shape[1]] = np.minimum(
+            img[y0 : y0 + label.shape[0], x0 : x0 + label.shape[1]], label
+        )
     cv2.putText(img, "predicted ->  (rows: true class)", (left, h - 8), _FONT, 0.38, (90, 90, 90), 1, cv2.LINE_AA)
     return img
 
 
-def confusion_png(path: str | os.PathLike, matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], *, title: str = "") -> None:
+def confusion_png(
+    path: str | os.PathLike, matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], *, title: str = ""
+) -> None:
     """Write :func:`confusion_image` to ``path`` (atomically)."""
     save_png(path, confusion_image(matrix, rows, cols, title=title))

@@ -31,7 +31,9 @@ class HeaderModel:
     def score(self, clips: np.ndarray) -> np.ndarray:
         """Header probability of each uint8 (B, T, H, W, 3) clip."""
         if clips.ndim != 5 or tuple(clips.shape[1:4]) != (self.spec.frames, *self.spec.size):
-            raise ValueError(f"{self.path}: the model takes clips of {self.spec.frames} x {self.spec.size}, got {clips.shape[1:4]}")
+            raise ValueError(
+                f"{self.path}: the model takes clips of {self.spec.frames} x {self.spec.size}, got {clips.shape[1:4]}"
+            )
         mean, std = normalisation(self.norm)
         x = torch.from_numpy(np.ascontiguousarray(clips)).float().permute(0, 4, 1, 2, 3).div(255.0)
         x = (x - torch.tensor(mean).view(1, 3, 1, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1, 1)

@@ -14,7 +14,6 @@ training) and ``none`` (full frames). Both ball modes need the tracking table an
 from __future__ import annotations
 
 import math
-
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -110,7 +109,9 @@ class MatchClips:
                                         crop_px=spec.crop_px, size=spec.size)  # fmt: skip
         return out
 
-    def batches(self, frames: Sequence[int], *, batch_size: int = 32, max_run: int = 128) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def batches(
+        self, frames: Sequence[int], *, batch_size: int = 32, max_run: int = 128
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(centre frames, clips) in batches of at most ``batch_size``, candidates in ascending order."""
         pend_f: list[np.ndarray] = []
         pend_c: list[np.ndarray] = []

@@ -130,7 +130,9 @@ class MultiViewNet(nn.Module):
         dim = int(backbone.feature_dim)
         self.backbone = backbone
         aggregate = build_aggregation(aggregation, dim=dim)
-        inter = nn.Sequential(nn.LayerNorm(aggregate.out_dim), nn.Linear(aggregate.out_dim, hidden), nn.GELU(), nn.Dropout(dropout))
+        inter = nn.Sequential(
+            nn.LayerNorm(aggregate.out_dim), nn.Linear(aggregate.out_dim, hidden), nn.GELU(), nn.Dropout(dropout)
+        )
         self.head = nn.ModuleDict({"aggregate": aggregate, "inter": inter, "action": nn.Linear(hidden, num_actions),
                                    "offence": nn.Linear(hidden, num_offence)})  # fmt: skip
         self.aggregation = aggregation

@@ -30,7 +30,9 @@ class HeaderCsvSource(_Section):
 class MvfoulSource(_Section):
     format: Literal["mvfoul"]
     root: str = "data/raw/synthetic/mvfoul"
-    splits: list[Literal["train", "valid", "test", "challenge"]] = Field(default_factory=lambda: ["train", "valid", "test"], min_length=1)
+    splits: list[Literal["train", "valid", "test", "challenge"]] = Field(
+        default_factory=lambda: ["train", "valid", "test"], min_length=1
+    )
     center_frame: int = Field(75, ge=0)
     source_fps: float = Field(25.0, gt=0.0, le=240.0)
 

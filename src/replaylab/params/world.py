@@ -116,7 +116,9 @@ class FoulParams(_Section):
     @model_validator(mode="after")
     def _contact_inside(self):
         if self.contact_frame >= self.clip_frames - 4:
-            raise ValueError(f"contact_frame ({self.contact_frame}) must be at least 4 frames before clip_frames ({self.clip_frames})")
+            raise ValueError(
+                f"contact_frame ({self.contact_frame}) must be at least 4 frames before clip_frames ({self.clip_frames})"
+            )
         return self
 
 
@@ -184,5 +186,7 @@ class SynthesizeParams(_Section):
     @model_validator(mode="after")
     def _val_matches(self):
         if self.actions.val_matches >= self.matches.count and self.matches.count > 1:
-            raise ValueError(f"actions.val_matches ({self.actions.val_matches}) must be fewer than matches.count ({self.matches.count})")
+            raise ValueError(
+                f"actions.val_matches ({self.actions.val_matches}) must be fewer than matches.count ({self.matches.count})"
+            )
         return self

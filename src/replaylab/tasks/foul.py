@@ -35,7 +35,7 @@ from ..data.cache import read_cache_meta
 from ..data.dataset import ClipDataset
 from ..evaluation.mvfoul import evaluate_mvfoul, predictions_document
 from ..io import write_json, write_text
-from ..training import TrainConfig, build_loss, fit, load_best
+from ..training import build_loss, fit, load_best
 from ..training.distributed import is_main
 
 TARGET_KEY = "offence_severity"
@@ -177,7 +177,9 @@ def train_foul(task: str, params) -> dict | None:
     tcfg = train_config(cfg, seed=params.seed)
     groups = param_groups(model, lr_backbone=tcfg.lr_backbone, lr_head=tcfg.lr_head, weight_decay=tcfg.weight_decay)
     action_counts = np.bincount(train_ds.labels, minlength=len(ACTION_CLASSES)).tolist()
-    offence_counts = np.bincount([s.meta[TARGET_KEY] for s in train_ds.index.samples], minlength=len(OFFENCE_SEVERITY_CLASSES)).tolist()
+    offence_counts = np.bincount(
+        [s.meta[TARGET_KEY] for s in train_ds.index.samples], minlength=len(OFFENCE_SEVERITY_CLASSES)
+    ).tolist()
     head = FoulTask(build_loss(tcfg, class_counts=action_counts), build_loss(tcfg, class_counts=offence_counts),
                     action_weight=cfg.action_loss_weight, offence_weight=cfg.offence_loss_weight)  # fmt: skip
     out_dir = Path(params.train.out_dir) / task

@@ -22,7 +22,9 @@ from .foul import PREDICTIONS_DIR
 UNPARSED = "(other)"
 
 
-def ground_truth_for(split_csv: Path, source_root: Path, *, split: str, official_strategy: bool) -> tuple[dict[str, Any], Path, bool]:
+def ground_truth_for(
+    split_csv: Path, source_root: Path, *, split: str, official_strategy: bool
+) -> tuple[dict[str, Any], Path, bool]:
     """(ground-truth document, its annotations.json, whether it was limited to the split's actions). The whole
     file is used when the split is an official split kept whole (``official_strategy`` and ``split`` is the
     official split the actions come from: val = valid, test = test)."""
@@ -57,7 +59,9 @@ def write_reports(result, out_dir: Path, split: str) -> None:
     for name, classes, cm in heads:
         cols = [*classes, UNPARSED]
         keep = cols if cm[:, -1].any() else list(classes)
-        write_csv(out_dir / f"confusion_{name}.csv", ["actual", "predicted"], _confusion_rows(cm[:, : len(keep)], list(classes), keep))
+        write_csv(
+            out_dir / f"confusion_{name}.csv", ["actual", "predicted"], _confusion_rows(cm[:, : len(keep)], list(classes), keep)
+        )
         confusion_png(out_dir / f"confusion_{name}.png", cm[:, : len(keep)], list(classes), keep,
                       title=f"{split}: {name.replace('_', '-')} ({int(cm.sum())} actions)")  # fmt: skip
         reports[name] = classification_report(cm, classes)

@@ -89,7 +89,9 @@ def detections(videos, cfg) -> dict[str, dict]:
             continue
         events = {v.video_id: pick_peaks(np.nan_to_num(v.probs[:, ci], nan=0.0), nms_frames=cfg.nms_frames, min_score=cfg.min_score)
                   for v in scored}  # fmt: skip
-        thr, _ = best_f1_threshold({v.video_id: v.headers for v in chosen}, {v.video_id: events[v.video_id] for v in chosen}, tolerance=tol)
+        thr, _ = best_f1_threshold(
+            {v.video_id: v.headers for v in chosen}, {v.video_id: events[v.video_id] for v in chosen}, tolerance=tol
+        )
         out[name] = {"events": events, "threshold": thr, "chosen_on": list(splits)}
     for name, (events_csv, model_dir) in EVENT_VARIANTS.items():
         if not Path(events_csv).is_file() and name != "full":
@@ -172,7 +174,12 @@ def _post_probs(video_id: str) -> np.ndarray | None:
     return out
 
 
-TRACE_COLOURS = {"pre_xgb_prob": (40, 110, 200), "cnn_prob": (230, 140, 20), "cnn_dense_prob": (170, 170, 170), "post_prob": (30, 150, 60)}
+TRACE_COLOURS = {
+    "pre_xgb_prob": (40, 110, 200),
+    "cnn_prob": (230, 140, 20),
+    "cnn_dense_prob": (170, 170, 170),
+    "post_prob": (30, 150, 60),
+}
 
 
 def timeline_image(times: np.ndarray, traces: dict[str, np.ndarray | None], events: np.ndarray, *, title: str,
@@ -222,6 +229,8 @@ def evaluate_header(task: str, params) -> dict:
     """The evaluate@header stage: reads the stage outputs of export_probs and post_xgb from the working directory."""
     source = params.cache_clips.header.source
     if source.format != "matches":
-        raise AdapterError(f"evaluate@header needs match folders with events.csv: cache_clips.header.source.format is {source.format!r}")
+        raise AdapterError(
+            f"evaluate@header needs match folders with events.csv: cache_clips.header.source.format is {source.format!r}"
+        )
     videos = load_videos(params.export_probs.out, root=source.root, splits_dir=f"{params.split.out_dir}/header", columns=COLUMNS)
     return evaluate_header_detection(videos, params.evaluate.header, out_dir=Path(params.evaluate.out_dir) / task)

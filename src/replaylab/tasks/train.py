@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 from ..data.augment import AugmentConfig
 from ..data.cache import read_cache_meta
 from ..data.dataset import ClipDataset
-from ..io import write_json, write_text
+from ..io import write_text
 from ..training import TrainConfig, build_loss, fit, load_best
 from ..training.distributed import is_main
 from .header import HeaderTask, confusion, write_plot_files
@@ -134,6 +134,8 @@ def _crop_settings(source) -> dict:
     if source.format == "matches":
         return {"crop_on": source.crop_on, "track_smooth_s": source.track_smooth_s}
     return {"crop_on": "precut", "track_smooth_s": 0.0}
+
+
 def _train_foul(task: str, params) -> dict | None:
     from .foul import train_foul
 

@@ -31,7 +31,9 @@ class Camera:
         cp, sp, ct, st = math.cos(self.pan), math.sin(self.pan), math.cos(self.tilt), math.sin(self.tilt)
         fwd = np.array([ct * cp, ct * sp, st])
         right = np.array([sp, -cp, 0.0])  # fwd x up, normalised (horizontal)
-        down = np.array([fwd[1] * right[2] - fwd[2] * right[1], fwd[2] * right[0] - fwd[0] * right[2], fwd[0] * right[1] - fwd[1] * right[0]])
+        down = np.array(
+            [fwd[1] * right[2] - fwd[2] * right[1], fwd[2] * right[0] - fwd[0] * right[2], fwd[0] * right[1] - fwd[1] * right[0]]
+        )
         if self.roll:
             cr, sr = math.cos(self.roll), math.sin(self.roll)
             right, down = cr * right + sr * down, -sr * right + cr * down

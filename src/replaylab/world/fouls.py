@@ -199,7 +199,9 @@ def script_foul(kind: str, intensity: float, *, n_frames: int, contact_frame: in
         victim.u[fs + fall_len : fs + fall_len + lie] = 1.0
         victim.set_action("get_up", fs + fall_len + lie, fs + fall_len + lie + round(0.8 * fps), aux=fall_dir)
         if u >= SEVERITY_BANDS[3][0] and kind != "Dive":  # violent: thrown off his feet, then rolls over
-            victim.set_jump(fs + fall_len // 2, 0.25 + 0.5 * (u - SEVERITY_BANDS[3][0]) / (1 - SEVERITY_BANDS[3][0]), fall_len + 2)
+            victim.set_jump(
+                fs + fall_len // 2, 0.25 + 0.5 * (u - SEVERITY_BANDS[3][0]) / (1 - SEVERITY_BANDS[3][0]), fall_len + 2
+            )
             a, b = fs, min(fs + fall_len + lie, n)
             if b > a:
                 victim.yaw[a:b] += np.linspace(0, rng.choice([-1, 1]) * 2.2, b - a)
@@ -248,4 +250,3 @@ def annotation_fields(kind: str, offence: str, severity: str, contact: bool, rng
         "Handball": "No handball",
         "Handball offence": "",
     }
-

@@ -91,7 +91,7 @@ class MatchTruth:
                                 **{k: getattr(self, k) for k in self._ARRAYS})  # fmt: skip
 
     @classmethod
-    def load(cls, path) -> "MatchTruth":
+    def load(cls, path) -> MatchTruth:
         z = np.load(path)
         players = [PlayerInfo(int(r[0]), int(r[1]), int(r[2]), float(r[3]), int(r[4]), bool(r[5])) for r in z["players"]]
         events = [Event(int(f), EVENT_TYPES[int(t)], int(p), str(s)) for (f, t, p), s in zip(z["events"], z["subtypes"])]
@@ -543,7 +543,9 @@ class _Sim:
             traj[i, :2] = np.clip(traj[i, :2], lo, hi)
             if boards:
                 traj[i:, :2] = traj[i, :2]
-            if traj[i, 2] <= BALL_RADIUS + 0.01 and (boards or i + 1 == len(traj) or np.hypot(*(traj[i + 1, :2] - traj[i, :2])) * fps < 0.8):
+            if traj[i, 2] <= BALL_RADIUS + 0.01 and (
+                boards or i + 1 == len(traj) or np.hypot(*(traj[i + 1, :2] - traj[i, :2])) * fps < 0.8
+            ):
                 k = i
                 break
         traj[k:, 2] = BALL_RADIUS

@@ -75,7 +75,7 @@ class Look:
     _noise: list[np.ndarray] = field(default_factory=list, repr=False)
 
     @staticmethod
-    def random(rng: np.random.Generator, blur_sigma: float, noise_std: float, light_drift: float) -> "Look":
+    def random(rng: np.random.Generator, blur_sigma: float, noise_std: float, light_drift: float) -> Look:
         g = (int(rng.integers(48, 75)), int(rng.integers(115, 145)), int(rng.integers(40, 62)))
         return Look(
             grass=g, stripe_gain=float(rng.uniform(1.06, 1.16)), blur_sigma=blur_sigma, noise_std=noise_std,
@@ -189,7 +189,9 @@ def render(cam: Camera, look: Look, actors: list[Actor], ball: np.ndarray | None
             continue
         u = cam.focal * dc[0] / dc[2] + cam.width / 2
         v = cam.focal * dc[1] / dc[2] + cam.height / 2
-        if not (-margin < u < cam.width + margin and -margin - 2 * cam.focal / dc[2] < v < cam.height + margin + cam.focal / dc[2]):
+        if not (
+            -margin < u < cam.width + margin and -margin - 2 * cam.focal / dc[2] < v < cam.height + margin + cam.focal / dc[2]
+        ):
             continue
         _shadow(frame, cam, p.x + 0.15, p.y + 0.1, 0.42, grass_dark)
         items.append((float(dc[2]), "player", act))
@@ -238,7 +240,9 @@ def render(cam: Camera, look: Look, actors: list[Actor], ball: np.ndarray | None
         if rh >= 2.5:
             hair = tuple(int(c * 0.35) for c in act.skin)
             top = (p4[h][0], int(p4[h][1] - rh * 0.35 * scale_px))
-            cv2.ellipse(frame, top, (int(rh * 0.9 * scale_px), int(rh * 0.6 * scale_px)), 0, 180, 360, hair, -1, cv2.LINE_AA, shift=2)
+            cv2.ellipse(
+                frame, top, (int(rh * 0.9 * scale_px), int(rh * 0.6 * scale_px)), 0, 180, 360, hair, -1, cv2.LINE_AA, shift=2
+            )
     return _degrade(frame, look, frame_index, fps)
 
 

@@ -121,7 +121,10 @@ def make_scene(cls: str, n: int, fps: float, origin: np.ndarray, heading: float,
         ball = np.zeros((n, 3))
         for i in range(n):
             fw = np.array([math.cos(actor.yaw[i]), math.sin(actor.yaw[i])])
-            ball[i] = [*(np.array([actor.x[i], actor.y[i]]) + fw * (0.45 + 0.15 * math.sin(2 * math.pi * i / (0.5 * fps)))), BALL_RADIUS]
+            ball[i] = [
+                *(np.array([actor.x[i], actor.y[i]]) + fw * (0.45 + 0.15 * math.sin(2 * math.pi * i / (0.5 * fps)))),
+                BALL_RADIUS,
+            ]
         return Scene([actor], [0], ball)
     raise ValueError(f"unknown recognition class {cls!r}; expected one of {RECOGNITION_CLASSES}")
 

@@ -17,7 +17,10 @@ def contact_sheet(title: str, rows: list[list[np.ndarray]], thumb_h: int = 96) -
         raise ValueError(f"contact sheet {title!r} has no examples")
     out_rows = []
     for frames in rows:
-        thumbs = [cv2.resize(f, (max(1, round(f.shape[1] * thumb_h / f.shape[0])), thumb_h), interpolation=cv2.INTER_AREA) for f in frames]
+        thumbs = [
+            cv2.resize(f, (max(1, round(f.shape[1] * thumb_h / f.shape[0])), thumb_h), interpolation=cv2.INTER_AREA)
+            for f in frames
+        ]
         gap = np.full((thumb_h, 2, 3), 255, np.uint8)
         row = np.concatenate([x for t in thumbs for x in (t, gap)][:-1], 1)
         out_rows.append(row)

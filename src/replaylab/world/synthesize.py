@@ -52,7 +52,9 @@ def match_id(i: int) -> str:
 
 
 def _ball(p: SynthesizeParams) -> BallParams:
-    return BallParams(restitution=p.ball.restitution, bounce_friction=p.ball.bounce_friction, rolling_friction=p.ball.rolling_friction)
+    return BallParams(
+        restitution=p.ball.restitution, bounce_friction=p.ball.bounce_friction, rolling_friction=p.ball.rolling_friction
+    )
 
 
 def _video(p: SynthesizeParams) -> VideoSettings:
@@ -236,4 +238,3 @@ def _class_counts(fouls: dict[str, dict[int, dict]]) -> dict[str, int]:
             if e["Action class"] in out:
                 out[e["Action class"]] += 1
     return out
-

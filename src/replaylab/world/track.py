@@ -12,7 +12,9 @@ from .skeleton import ACTION_ID, NO_ACTION, Pose, gait_for_speed
 STRIDE_M = {1: 1.5, 2: 2.3}  # metres per full gait cycle (walk, run)
 
 
-def action_progress(start: int, end: int, n: int, key_frame: int | None = None, key_u: float = 0.5) -> tuple[int, int, np.ndarray]:
+def action_progress(
+    start: int, end: int, n: int, key_frame: int | None = None, key_u: float = 0.5
+) -> tuple[int, int, np.ndarray]:
     """Frames [a, b) of an action played over [start, end) clipped to n frames, and its progress u there:
     linear from 0 to 1, or piecewise linear through ``key_u`` at ``key_frame`` (e.g. the contact)."""
     a, b = max(start, 0), min(end, n)
@@ -48,12 +50,12 @@ class Track:
     lift: np.ndarray
 
     @staticmethod
-    def empty(n: int) -> "Track":
+    def empty(n: int) -> Track:
         z = np.zeros(n)
         return Track(z.copy(), z.copy(), z.copy(), np.full(n, NO_ACTION, np.int16), z.copy(), np.full(n, 0.5), z.copy(), z.copy())
 
     @staticmethod
-    def line(p0, velocity, n: int, fps: float) -> "Track":
+    def line(p0, velocity, n: int, fps: float) -> Track:
         t = np.arange(n) / fps
         tr = Track.empty(n)
         tr.x[:] = p0[0] + velocity[0] * t

@@ -71,5 +71,7 @@ def provider_rows(truth, boxes: list[dict[int, tuple]], noise: ProviderNoise, rn
                 continue
             box = bf.get(p)
             b = tuple(round(float(v), 1) for v in box) if box else ("", "", "", "")
-            rows.append((f, t, p + 1, teams[p], truth.players[p].number, round(float(px[f, p]), 2), round(float(py[f, p]), 2), "", *b))
+            rows.append(
+                (f, t, p + 1, teams[p], truth.players[p].number, round(float(px[f, p]), 2), round(float(py[f, p]), 2), "", *b)
+            )
     return rows

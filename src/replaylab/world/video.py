@@ -32,7 +32,7 @@ class Mp4Writer:
         self._stream = None
         self.frames = 0
 
-    def __enter__(self) -> "Mp4Writer":
+    def __enter__(self) -> Mp4Writer:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         s = self.settings
         self._container = av.open(str(self.tmp), mode="w", format="mp4")

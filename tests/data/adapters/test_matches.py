@@ -49,7 +49,11 @@ def test_lookalikes_are_spread_over_types_and_random_play_keeps_its_distance(mat
 
 
 def test_event_kinds_refine_types_by_subtype(matches):
-    assert event_kind("kick", "volley") == "kick/volley" and event_kind("chest", "") == "chest" and event_kind("header", "x") == "header"
+    assert (
+        event_kind("kick", "volley") == "kick/volley"
+        and event_kind("chest", "") == "chest"
+        and event_kind("header", "x") == "header"
+    )
     idx = load_matches(matches, neg_ratio=3.0, lookalike_share=1.0, seed=0)
     for s in idx.samples:
         assert s.meta["kind"] == event_kind(s.meta["event"], s.meta["subtype"])

@@ -169,7 +169,9 @@ def load_matches(
     return SampleIndex(samples, list(HEADER_CLASSES), root, name=f"matches:{root}")
 
 
-def _match_samples(root, mid, neg_ratio, lookalike_share, lookalike_types, min_gap_s, margin_s, crop_on, track, seed) -> list[Sample]:
+def _match_samples(
+    root, mid, neg_ratio, lookalike_share, lookalike_types, min_gap_s, margin_s, crop_on, track, seed
+) -> list[Sample]:
     folder = root / mid
     video = folder / "video.mp4"
     if not video.is_file():
@@ -239,7 +241,9 @@ def _round_robin(events: list[tuple], n: int, rng: np.random.Generator) -> list[
     return sorted(out)
 
 
-def ball_image_track(ball: BallTrack, cams: dict, frames: np.ndarray, *, smooth_s: float, where: str = "camera.csv") -> np.ndarray:
+def ball_image_track(
+    ball: BallTrack, cams: dict, frames: np.ndarray, *, smooth_s: float, where: str = "camera.csv"
+) -> np.ndarray:
     """(len(frames), 2) image positions (pixels) of the ball at ``frames``: the 3D track smoothed over
     ``smooth_s`` seconds, projected through each frame's calibration. Frames where the ball is behind the camera
     take the nearest frame's position; a frame without calibration is an error naming ``where``."""
@@ -273,7 +277,9 @@ def _crop_tracks(folder: Path, picked: list[tuple], ball: BallTrack, half_s: flo
     for f, *_ in picked:
         frames = np.arange(max(f - half, 0), min(f + half, ball.n_frames - 1) + 1)
         uv = ball_image_track(ball, cams, frames, smooth_s=smooth_s, where=str(cam_path))
-        out.append(tuple((round(float(t) / ball.fps, 6), round(float(x), 2), round(float(y), 2)) for t, (x, y) in zip(frames, uv)))
+        out.append(
+            tuple((round(float(t) / ball.fps, 6), round(float(x), 2), round(float(y), 2)) for t, (x, y) in zip(frames, uv))
+        )
     return out
 
 

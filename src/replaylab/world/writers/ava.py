@@ -24,7 +24,10 @@ from ..actions import PERSON_ACTIONS
 
 
 def label_map_text() -> str:
-    parts = [f'label {{\n  name: "{name}"\n  label_id: {i + 1}\n  label_type: {kind}\n}}\n' for i, (name, kind) in enumerate(PERSON_ACTIONS)]
+    parts = [
+        f'label {{\n  name: "{name}"\n  label_id: {i + 1}\n  label_type: {kind}\n}}\n'
+        for i, (name, kind) in enumerate(PERSON_ACTIONS)
+    ]
     return "".join(parts)
 
 

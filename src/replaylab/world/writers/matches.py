@@ -21,13 +21,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ...io import write_csv
 from ..actions import labels_at
 from ..camera import Camera, Follow, broadcast_position
 from ..match import MatchTruth
 from ..render import SKIN_TONES, Actor, Look, random_kits, render
 from ..tracking import TRACKING_COLUMNS, ProviderNoise, provider_rows
 from ..video import Mp4Writer, VideoSettings
-from ...io import write_csv
 
 EVENT_COLUMNS = ("frame", "time", "type", "subtype", "track_id", "team", "ball_x", "ball_y", "ball_z")
 CAMERA_COLUMNS = ("frame", "time", "cam_x", "cam_y", "cam_z", "pan", "tilt", "roll", "focal", "width", "height")
@@ -106,7 +106,9 @@ def _choose_clip_events(truth: MatchTruth, cfg: MatchRenderConfig, rng: np.rando
     return sorted(chosen.values())
 
 
-def render_match(truth: MatchTruth, cfg: MatchRenderConfig, out_dir: Path, clips_dir: Path, rng: np.random.Generator) -> MatchProducts:
+def render_match(
+    truth: MatchTruth, cfg: MatchRenderConfig, out_dir: Path, clips_dir: Path, rng: np.random.Generator
+) -> MatchProducts:
     out_dir.mkdir(parents=True, exist_ok=True)
     fps, F, P = truth.fps, truth.n_frames, len(truth.players)
     kits = random_kits(rng)
@@ -193,4 +195,3 @@ def render_match(truth: MatchTruth, cfg: MatchRenderConfig, out_dir: Path, clips
     for e in truth.events:
         counts[e.type] = counts.get(e.type, 0) + 1
     return MatchProducts(truth.match_id, F, counts, keyframes, clip_rows, sheets, cfg.width, cfg.height)
-

@@ -59,7 +59,9 @@ def _distractor(n: int, fps: float, focus: np.ndarray, rng: np.random.Generator)
     return Track.line(start, speed * np.array([math.cos(heading), math.sin(heading)]), n, fps)
 
 
-def render_foul(index: int, split: str, out_dir: Path, cfg: FoulRenderConfig, rng: np.random.Generator) -> tuple[dict, list[list[np.ndarray]]]:
+def render_foul(
+    index: int, split: str, out_dir: Path, cfg: FoulRenderConfig, rng: np.random.Generator
+) -> tuple[dict, list[list[np.ndarray]]]:
     """Write the clips of one action; return its annotation entry and close-up thumbnails for the sheets."""
     fps = cfg.video.fps
     n, kc = cfg.clip_frames, cfg.contact_frame
@@ -100,7 +102,9 @@ def render_foul(index: int, split: str, out_dir: Path, cfg: FoulRenderConfig, rn
         frames = []
         with Mp4Writer(action_dir / f"clip_{v}.mp4", cfg.width, cfg.height, cfg.video) as video:
             for i in range(n):
-                mid = np.array([(script.victim.x[i] + script.offender.x[i]) / 2, (script.victim.y[i] + script.offender.y[i]) / 2, 0.9])
+                mid = np.array(
+                    [(script.victim.x[i] + script.offender.x[i]) / 2, (script.victim.y[i] + script.offender.y[i]) / 2, 0.9]
+                )
                 cam = cam_op.update(mid)
                 actors = [Actor(tr.pose(i, float(h), fps, float(ph[i])), kits[t], sk)
                           for tr, h, ph, t, sk in zip(tracks, heights, phases, teams, skins)]  # fmt: skip

@@ -61,7 +61,11 @@ def render_clip(cls: str, group: int, clip: int, setting: dict, root: Path, cfg:
     scene = add_extras(make_scene(cls, n, fps, origin, heading, rng, cfg.ball), n, fps, cfg.extras, rng)
     ang = setting["cam_side"] + rng.uniform(-0.5, 0.5)
     focus0 = np.array([scene.tracks[0].x[n // 2], scene.tracks[0].y[n // 2]])
-    cam_pos = (focus0[0] + setting["cam_dist"] * math.cos(ang), focus0[1] + setting["cam_dist"] * math.sin(ang), setting["cam_height"])
+    cam_pos = (
+        focus0[0] + setting["cam_dist"] * math.cos(ang),
+        focus0[1] + setting["cam_dist"] * math.sin(ang),
+        setting["cam_height"],
+    )
     cam_op = Follow(cam_pos, cfg.width, cfg.height, setting["view_width"], stiffness=0.25)
     kits: tuple[Kit, Kit, Kit] = setting["kits"]
     heights = [setting["height"]] + list(rng.uniform(1.70, 1.95, size=len(scene.tracks) - 1))
@@ -81,7 +85,9 @@ def render_clip(cls: str, group: int, clip: int, setting: dict, root: Path, cfg:
     return [frames[s] for s in steps]
 
 
-def split_lists(classes: list[str], groups: int, clips_per_group: int, test_groups: int) -> tuple[list[str], list[str], list[str]]:
+def split_lists(
+    classes: list[str], groups: int, clips_per_group: int, test_groups: int
+) -> tuple[list[str], list[str], list[str]]:
     """(classInd lines, trainlist01 lines, testlist01 lines): groups 1..test_groups are the test split."""
     ind = [f"{i + 1} {c}" for i, c in enumerate(classes)]
     train, test = [], []
@@ -94,4 +100,3 @@ def split_lists(classes: list[str], groups: int, clips_per_group: int, test_grou
                 else:
                     train.append(f"{name} {i + 1}")
     return ind, train, test
-
