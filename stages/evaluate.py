@@ -10,7 +10,7 @@ os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 from replaylab import params as P  # noqa: E402
 from replaylab.io import write_json  # noqa: E402
 from replaylab.tasks import task_from_argv  # noqa: E402
-from replaylab.tasks.evaluate import evaluate_task  # noqa: E402
+from replaylab.tasks.evaluating import evaluate_task  # noqa: E402
 
 
 def main(task: str) -> None:
@@ -18,4 +18,4 @@ def main(task: str) -> None:
 
 
 if __name__ == "__main__":
-    main(task_from_argv(sys.argv, "evaluate"))
+    main(task_from_argv(sys.argv, "evaluate", need="evaluate"))

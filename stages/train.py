@@ -10,7 +10,7 @@ os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 from replaylab import params as P  # noqa: E402
 from replaylab.io import write_json  # noqa: E402
 from replaylab.tasks import task_from_argv  # noqa: E402
-from replaylab.tasks.train import train_task  # noqa: E402
+from replaylab.tasks.training import train_task  # noqa: E402
 
 
 def main(task: str) -> None:
@@ -20,4 +20,4 @@ def main(task: str) -> None:
 
 
 if __name__ == "__main__":
-    main(task_from_argv(sys.argv, "train"))
+    main(task_from_argv(sys.argv, "train", need="trainer"))

@@ -69,7 +69,7 @@ def _cmd_import_tracking(args: argparse.Namespace) -> int:
 
 def _cmd_predict_fouls(args: argparse.Namespace) -> int:
     from .data.samples import AdapterError
-    from .tasks.foul_predict import ModelFileError, predict_fouls
+    from .tasks.foul.predict import ModelFileError, predict_fouls
 
     try:
         summary = predict_fouls(args.data, args.model, args.out, batch_size=args.batch_size, view_chunk=args.view_chunk,

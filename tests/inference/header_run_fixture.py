@@ -33,7 +33,7 @@ def build_header_run(root, matches, *, crop_on: str, train: bool = True) -> tupl
     )
     write_splits(by, root / "splits/header")
     if train:
-        from replaylab.tasks.train import train_task
+        from replaylab.tasks.training import train_task
 
         train_task("header", params)
     return data, root / "cache/header_index.csv"

@@ -42,7 +42,7 @@ def trained_foul(tiny_foul):
     """(work dir, params dict, train_task summary) after training the tiny foul model once."""
     import os
 
-    from replaylab.tasks.train import train_task
+    from replaylab.tasks.training import train_task
 
     root, data = tiny_foul
     cwd = os.getcwd()

@@ -9,7 +9,7 @@ import torch
 
 from replaylab.cli import main
 from replaylab.data.adapters.mvfoul import load_mvfoul_actions
-from replaylab.tasks.foul_predict import ModelFileError, predict_fouls, read_foul_checkpoint
+from replaylab.tasks.foul.predict import ModelFileError, predict_fouls, read_foul_checkpoint
 
 
 def test_predict_fouls_reproduces_the_pipeline_predictions(trained_foul, tmp_path, capsys):

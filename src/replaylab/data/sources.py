@@ -8,11 +8,11 @@ AVA's ``val`` set is the benchmark's held-out set and maps to ``test``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from .adapters import load_index
-from .adapters.matches import load_matches
 from .samples import AdapterError, Sample, SampleIndex
 
 MVFOUL_SPLIT = {"train": "train", "valid": "val", "test": "test", "challenge": "challenge"}
@@ -47,36 +47,77 @@ def _merge(parts: list[tuple[SampleIndex, str, str | None]], name: str, root: Pa
     return SampleIndex(samples, list(classes), root, name)
 
 
+SourceLoader = Callable[..., SampleIndex]
+#: dataset format (``source.format`` in params) -> loader(source params, root, *, seed, margin_s) -> SampleIndex
+SOURCES: dict[str, SourceLoader] = {}
+
+
+def register_source(fmt: str) -> Callable[[SourceLoader], SourceLoader]:
+    """Register how a ``source`` params section of format ``fmt`` becomes a sample index."""
+
+    def add(fn: SourceLoader) -> SourceLoader:
+        if fmt in SOURCES and SOURCES[fmt] is not fn:
+            raise ValueError(f"dataset format {fmt!r} is already registered")
+        SOURCES[fmt] = fn
+        return fn
+
+    return add
+
+
+@register_source("matches")
+def _matches(src, root: Path, *, seed: int, margin_s: float) -> SampleIndex:
+    return load_index(
+        "matches", root, neg_ratio=src.neg_ratio, lookalike_share=src.lookalike_share, lookalike_types=src.lookalike_types,
+        min_gap_s=src.min_gap_s, margin_s=margin_s, crop_on=src.crop_on, track_half_s=margin_s + 0.2,
+        track_smooth_s=src.track_smooth_s, seed=seed,
+    )  # fmt: skip
+
+
+@register_source("header_csv")
+def _header_csv(src, root: Path, *, seed: int, margin_s: float) -> SampleIndex:
+    return load_index("header_csv", root / src.csv, root_dir=root)
+
+
+@register_source("mvfoul")
+def _mvfoul(src, root: Path, *, seed: int, margin_s: float) -> SampleIndex:
+    parts = []
+    for split in src.splits:
+        idx = load_index("mvfoul", root / split, center_frame=src.center_frame, fps=src.source_fps)
+        parts.append((idx, MVFOUL_SPLIT[split], split))
+    return _merge(parts, f"mvfoul:{root}", root)
+
+
+@register_source("ava")
+def _ava(src, root: Path, *, seed: int, margin_s: float) -> SampleIndex:
+    parts = []
+    for split in src.splits:
+        idx = load_index(
+            "ava", root, split=split, timestamp_offset=src.timestamp_offset, min_proposal_score=src.min_proposal_score
+        )
+        parts.append((idx, AVA_SPLIT[split], split))
+    return _merge(parts, f"ava:{root}", root)
+
+
+def _split_lists(src, root: Path, *, seed: int, margin_s: float) -> SampleIndex:
+    idx = load_index(src.format, root, split_id=src.split_id)
+    samples = [replace(s, meta=dict(s.meta, official_split=s.meta.get("official_split", "train"))) for s in idx.samples]
+    return SampleIndex(samples, idx.classes, idx.root, idx.name)
+
+
+register_source("ucf101")(_split_lists)
+register_source("hmdb51")(_split_lists)
+
+
 def task_index(task: str, cfg, *, seed: int, margin_s: float = 0.0) -> SampleIndex:
-    """The sample index of ``task`` from its validated cache params ``cfg``."""
+    """The sample index of ``task`` from its validated cache params ``cfg`` (dispatch on ``cfg.source.format``
+    through :data:`SOURCES`)."""
     src = cfg.source
     root = Path(src.root)
     if not root.exists():
         raise AdapterError(f"cache_clips.{task}.source.root: {root} does not exist")
-    if src.format == "matches":
-        return load_matches(
-            root, neg_ratio=src.neg_ratio, lookalike_share=src.lookalike_share, lookalike_types=src.lookalike_types,
-            min_gap_s=src.min_gap_s, margin_s=margin_s, crop_on=src.crop_on, track_half_s=margin_s + 0.2,
-            track_smooth_s=src.track_smooth_s, seed=seed,
-        )  # fmt: skip
-    if src.format == "header_csv":
-        return load_index("header_csv", root / src.csv, root_dir=root)
-    if src.format == "mvfoul":
-        parts = []
-        for split in src.splits:
-            idx = load_index("mvfoul", root / split, center_frame=src.center_frame, fps=src.source_fps)
-            parts.append((idx, MVFOUL_SPLIT[split], split))
-        return _merge(parts, f"mvfoul:{root}", root)
-    if src.format == "ava":
-        parts = []
-        for split in src.splits:
-            idx = load_index(
-                "ava", root, split=split, timestamp_offset=src.timestamp_offset, min_proposal_score=src.min_proposal_score
-            )
-            parts.append((idx, AVA_SPLIT[split], split))
-        return _merge(parts, f"ava:{root}", root)
-    if src.format in ("ucf101", "hmdb51"):
-        idx = load_index(src.format, root, split_id=src.split_id)
-        samples = [replace(s, meta=dict(s.meta, official_split=s.meta.get("official_split", "train"))) for s in idx.samples]
-        return SampleIndex(samples, idx.classes, idx.root, idx.name)
-    raise AdapterError(f"cache_clips.{task}.source.format: unknown format {src.format!r}")
+    loader = SOURCES.get(src.format)
+    if loader is None:
+        raise AdapterError(
+            f"cache_clips.{task}.source.format: unknown format {src.format!r} (known: {', '.join(sorted(SOURCES))})"
+        )
+    return loader(src, root, seed=seed, margin_s=margin_s)

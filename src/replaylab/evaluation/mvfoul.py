@@ -209,6 +209,19 @@ def evaluate_mvfoul(
     )  # fmt: skip
 
 
+#: the keys of :attr:`MVFoulResult.metrics` (the official ones and their ``_present`` variants)
+METRIC_NAMES: tuple[str, ...] = (
+    "accuracy_offence_severity",
+    "accuracy_action",
+    "balanced_accuracy_offence_severity",
+    "balanced_accuracy_action",
+    "leaderboard_value",
+    "balanced_accuracy_offence_severity_present",
+    "balanced_accuracy_action_present",
+    "leaderboard_value_present",
+)
+
+
 def read_json(path: str | os.PathLike, what: str) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():

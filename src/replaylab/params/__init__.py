@@ -1,7 +1,7 @@
 """The typed schema of params.yaml: the one place stage scripts read their settings from.
 
 ``load("synthesize")`` reads params.yaml with a YAML 1.2 loader (so ``1e-4`` is a float), validates the
-whole file against :class:`Params` and returns the typed section. Unknown keys, wrong types and values
+whole file against :func:`schema` (fixed sections + every registered task's sub-sections) and returns the typed section. Unknown keys, wrong types and values
 out of range fail with a :class:`ParamsError` that names the key path, e.g.
 ``synthesize.matches.count: Input should be greater than or equal to 1 (got 0)``.
 """
@@ -12,35 +12,61 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, create_model
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from ..tasks.registry import all_tasks, registry_version
 from .base import ParamsError
 from .base import Section as _Section
-from .data import CacheParams, SplitParams
+from .data import CacheCommon, SplitCommon
 from .detect import ExportProbsParams
 from .filters import PostXgbParams, PreXgbParams
-from .train import EvaluateParams, TrainParams
+from .train import EvaluateCommon, TrainCommon
 from .world import SynthesizeParams
 
 DEFAULT_PATH = "params.yaml"
 PARAMS_ENV = "REPLAYLAB_PARAMS"  # overrides the path of params.yaml (tests, alternative configs)
 
-__all__ = ["DEFAULT_PATH", "PARAMS_ENV", "Params", "ParamsError", "load", "params_path", "read_yaml", "validate"]
+__all__ = ["DEFAULT_PATH", "PARAMS_ENV", "ParamsError", "load", "params_path", "read_yaml", "schema", "validate"]
 
 
 # ------------------------------------------------------------------------------------------ the file
-class Params(_Section):
-    seed: int = Field(42, ge=0, le=2**32 - 1)
-    synthesize: SynthesizeParams = SynthesizeParams()
-    cache_clips: CacheParams = CacheParams()
-    split: SplitParams = SplitParams()
-    train: TrainParams = TrainParams()
-    pre_xgb: PreXgbParams = PreXgbParams()
-    export_probs: ExportProbsParams = ExportProbsParams()
-    post_xgb: PostXgbParams = PostXgbParams()
-    evaluate: EvaluateParams = EvaluateParams()
+def _per_task(name: str, base: type[_Section], sections: dict[str, Any]) -> type[_Section]:
+    """``base`` (the stage's own keys) plus one sub-section per task, each with its default value."""
+    fields = {task: (model if isinstance(model, type) else type(model), model() if isinstance(model, type) else model)
+              for task, model in sections.items()}  # fmt: skip
+    return create_model(name, __base__=base, **fields)
+
+
+_SCHEMA: dict[int, type[_Section]] = {}
+
+
+def schema() -> type[_Section]:
+    """The model of the whole file: the fixed sections plus every registered task's ``cache_clips.<task>``,
+    ``split.<task>``, ``train.<task>`` and ``evaluate.<task>`` (rebuilt when a task registers)."""
+    version = registry_version()
+    if version not in _SCHEMA:
+        tasks = all_tasks()
+        cache = _per_task("CacheParams", CacheCommon, {t.name: t.cache_params for t in tasks})
+        split = _per_task("SplitParams", SplitCommon, {t.name: t.split_params for t in tasks})
+        train = _per_task("TrainParams", TrainCommon, {t.name: t.train_params for t in tasks if t.train_params})
+        evaluate = _per_task("EvaluateParams", EvaluateCommon, {t.name: t.evaluate_params for t in tasks if t.evaluate_params})
+        _SCHEMA.clear()
+        _SCHEMA[version] = create_model(
+            "Params",
+            __base__=_Section,
+            seed=(int, Field(42, ge=0, le=2**32 - 1)),
+            synthesize=(SynthesizeParams, SynthesizeParams()),
+            cache_clips=(cache, cache()),
+            split=(split, split()),
+            train=(train, train()),
+            pre_xgb=(PreXgbParams, PreXgbParams()),
+            export_probs=(ExportProbsParams, ExportProbsParams()),
+            post_xgb=(PostXgbParams, PostXgbParams()),
+            evaluate=(evaluate, evaluate()),
+        )
+    return _SCHEMA[version]
 
 
 def params_path(path: str | os.PathLike | None = None) -> Path:
@@ -74,9 +100,9 @@ def _describe(err: ValidationError, source: Path) -> str:
     return f"{source}: invalid parameters:\n  " + "\n  ".join(lines)
 
 
-def validate(data: dict[str, Any], source: str | os.PathLike = DEFAULT_PATH) -> Params:
+def validate(data: dict[str, Any], source: str | os.PathLike = DEFAULT_PATH) -> Any:
     try:
-        return Params.model_validate(data)
+        return schema().model_validate(data)
     except ValidationError as e:
         raise ParamsError(_describe(e, Path(source))) from None
 
@@ -87,6 +113,6 @@ def load(section: str | None = None, path: str | os.PathLike | None = None) -> A
     params = validate(read_yaml(p), p)
     if section is None:
         return params
-    if section not in Params.model_fields:
-        raise ParamsError(f"{p}: no section {section!r}; sections are {sorted(Params.model_fields)}")
+    if section not in type(params).model_fields:
+        raise ParamsError(f"{p}: no section {section!r}; sections are {sorted(type(params).model_fields)}")
     return getattr(params, section)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -71,36 +71,13 @@ class ClipParams(_Section):
         return self
 
 
-class HeaderCacheParams(ClipParams):
-    source: Annotated[MatchesSource | HeaderCsvSource, Field(discriminator="format")] = MatchesSource(format="matches")
-    crop_px: int | None = Field(96, ge=8, le=4096)
+class CacheCommon(_Section):
+    """The `cache_clips` keys shared by every task (each task adds its own sub-section: see replaylab.tasks)."""
 
-
-class FoulCacheParams(ClipParams):
-    source: MvfoulSource = MvfoulSource(format="mvfoul")
-    size: list[int] = Field(default_factory=lambda: [64, 112], min_length=2, max_length=2)
-    views: int = Field(4, ge=1, le=16)
-
-
-class ActionsCacheParams(ClipParams):
-    source: AvaSource = AvaSource(format="ava")
-    stride: int = Field(2, ge=1, le=100)
-    size: list[int] = Field(default_factory=lambda: [96, 160], min_length=2, max_length=2)
-
-
-class RecognitionCacheParams(ClipParams):
-    source: Annotated[Ucf101Source | Hmdb51Source, Field(discriminator="format")] = Ucf101Source(format="ucf101")
-
-
-class CacheParams(_Section):
     out_dir: str = "data/cache"
     workers: int = Field(2, ge=0, le=256)
     on_bad_video: Literal["fail", "skip"] = "fail"
     compression: Literal["none", "lzf", "gzip"] = "none"
-    header: HeaderCacheParams = HeaderCacheParams()
-    foul: FoulCacheParams = FoulCacheParams()
-    actions: ActionsCacheParams = ActionsCacheParams()
-    recognition: RecognitionCacheParams = RecognitionCacheParams()
 
 
 # ------------------------------------------------------------------------------------------ split
@@ -123,9 +100,7 @@ class SplitTaskParams(_Section):
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
 
 
-class SplitParams(_Section):
+class SplitCommon(_Section):
+    """The `split` keys shared by every task (each task adds its own `SplitTaskParams` sub-section)."""
+
     out_dir: str = "data/splits"
-    header: SplitTaskParams = SplitTaskParams()
-    foul: SplitTaskParams = SplitTaskParams(strategy="official")
-    actions: SplitTaskParams = SplitTaskParams(strategy="official")
-    recognition: SplitTaskParams = SplitTaskParams(strategy="official")

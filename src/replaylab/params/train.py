@@ -1,4 +1,4 @@
-"""Schema of the `train` section (one sub-section per task)."""
+"""Schema of the `train` and `evaluate` sections: the keys every task shares (tasks add their own sub-sections)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Literal
 from pydantic import Field
 
 from .base import Section as _Section
-from .detect import EvaluateHeaderParams
 
 
 # ------------------------------------------------------------------------------------------ train
@@ -60,36 +59,15 @@ class TrainTaskParams(_Section):
     augment: AugmentParams = AugmentParams()
 
 
-class HeaderTrainParams(TrainTaskParams):
-    targets: Literal["binary", "event_types"] = "event_types"
+class TrainCommon(_Section):
+    """The `train` keys shared by every task (each trainable task adds its own sub-section)."""
 
-
-class FoulTrainParams(TrainTaskParams):
-    """The multi-view foul network (replaylab.tasks.foul): shared backbone, view aggregation, two heads."""
-
-    aggregation: Literal["max", "mean", "attention"] = "max"
-    hidden: int = Field(256, ge=1, le=65536)
-    views: int = Field(2, ge=1, le=16)
-    view_chunk: int = Field(0, ge=0, le=4096)
-    action_loss_weight: float = Field(1.0, ge=0.0, le=100.0)
-    offence_loss_weight: float = Field(1.0, ge=0.0, le=100.0)
-    monitor: str = "val_leaderboard_value_present"
-    early_stop_patience: int = Field(0, ge=0)
-
-
-class TrainParams(_Section):
     out_dir: str = "models"
     live_dir: str = "dvclive"
-    header: HeaderTrainParams = HeaderTrainParams()
-    foul: FoulTrainParams = FoulTrainParams()
 
 
 # ------------------------------------------------------------------------------------------ evaluate
-class FoulEvaluateParams(_Section):
-    splits: list[Literal["val", "test"]] = Field(default_factory=lambda: ["val", "test"], min_length=1)
+class EvaluateCommon(_Section):
+    """The `evaluate` keys shared by every task (each evaluable task adds its own sub-section)."""
 
-
-class EvaluateParams(_Section):
     out_dir: str = "reports"
-    header: EvaluateHeaderParams = EvaluateHeaderParams()
-    foul: FoulEvaluateParams = FoulEvaluateParams()

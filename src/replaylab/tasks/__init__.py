@@ -1,13 +1,29 @@
-"""Per-task glue. The four tasks every per-task stage (``cache_clips@<task>``, ``split@<task>``, ...) runs for."""
+"""Tasks as plugins. Each task is one package (``replaylab.tasks.<name>``) that registers a
+:class:`TaskSpec`; the generic stages (``cache_clips@``, ``split@``, ``train@``, ``evaluate@``) and the params
+schema read everything task-specific from the registry. See docs/adding-a-task.md."""
 
 from __future__ import annotations
 
-TASKS = ("header", "foul", "actions", "recognition")
+from .registry import (
+    TaskOutputs,
+    TaskSpec,
+    Trainer,
+    all_tasks,
+    get_task,
+    register_task,
+    task_from_argv,
+    task_names,
+    unregister_task,
+)
 
-
-def task_from_argv(argv: list[str], stage: str) -> str:
-    """The task named on a stage script's command line (``python stages/<stage>.py <task>``)."""
-    if len(argv) != 2 or argv[1] not in TASKS:
-        got = " ".join(argv[1:]) or "nothing"
-        raise SystemExit(f"usage: python stages/{stage}.py {{{','.join(TASKS)}}} (got {got})")
-    return argv[1]
+__all__ = [
+    "TaskOutputs",
+    "TaskSpec",
+    "Trainer",
+    "all_tasks",
+    "get_task",
+    "register_task",
+    "task_from_argv",
+    "task_names",
+    "unregister_task",
+]

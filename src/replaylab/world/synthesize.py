@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..io import replace_dir, write_csv, write_json, write_text
-from ..params import Params, SynthesizeParams
+from ..params.world import SynthesizeParams
 from .fouls import FOUL_CLASSES, SEVERITY_BANDS
 from .match import EVENT_TYPES, HEADER_OUTCOMES, MatchConfig, simulate_match
 from .physics import BallParams
@@ -65,7 +65,15 @@ def _look(p: SynthesizeParams) -> tuple[float, float, float]:
     return (p.look.blur_sigma, p.look.noise_std, p.look.light_drift)
 
 
-def plan_tasks(params: Params) -> list[Task]:
+@dataclass(frozen=True)
+class WorldParams:
+    """What the world reads of params.yaml: picklable, for the worker processes."""
+
+    seed: int
+    synthesize: SynthesizeParams
+
+
+def plan_tasks(params: WorldParams) -> list[Task]:
     """Every task, longest first. Foul classes and severity bands are drawn here so that the contact
     sheets can ask for the first few of each class without shipping every clip back."""
     p = params.synthesize
@@ -91,11 +99,11 @@ def plan_tasks(params: Params) -> list[Task]:
     return tasks
 
 
-_PARAMS: Params | None = None
+_PARAMS: WorldParams | None = None
 _ROOT: Path | None = None
 
 
-def _init(params: Params, root: Path) -> None:
+def _init(params: WorldParams, root: Path) -> None:
     global _PARAMS, _ROOT
     _PARAMS, _ROOT = params, root
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -138,8 +146,9 @@ def _run_task(task: Task):
     return task, (thumbs if task.sheet else [])
 
 
-def generate(params: Params, out_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
+def generate(params, out_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
     """Write the dataset to ``out_dir`` (default: params.synthesize.out_dir); return summary metrics."""
+    params = WorldParams(seed=params.seed, synthesize=params.synthesize)
     p = params.synthesize
     final = Path(out_dir or p.out_dir)
     work = final.with_name(f".{final.name}.partial")
@@ -169,7 +178,7 @@ def generate(params: Params, out_dir: str | os.PathLike | None = None, progress:
     return summary
 
 
-def _finish(params: Params, root: Path, results: list) -> dict:
+def _finish(params: WorldParams, root: Path, results: list) -> dict:
     p = params.synthesize
     matches = sorted((r for t, r in results if t.kind == "match"), key=lambda m: m.match_id)
     fouls = {s: {} for s in SPLITS}

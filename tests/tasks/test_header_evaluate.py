@@ -10,7 +10,7 @@ import pytest
 
 from replaylab.filters.post import VideoProbs
 from replaylab.params.detect import EvaluateHeaderParams
-from replaylab.tasks.header_eval import COLUMNS, evaluate_header_detection, read_events, timeline_image
+from replaylab.tasks.header.evaluate import COLUMNS, evaluate_header_detection, read_events, timeline_image
 
 N, FPS = 300, 25.0
 

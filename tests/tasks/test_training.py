@@ -12,7 +12,7 @@ from replaylab.data.cache import build_cache, spec_from_params
 from replaylab.data.samples import read_csv
 from replaylab.data.sources import task_index
 from replaylab.data.task_splits import make_splits, write_splits
-from replaylab.tasks.train import train_config, train_task
+from replaylab.tasks.training import train_config, train_task
 
 
 @pytest.fixture(scope="module")
@@ -73,5 +73,5 @@ def test_lr_fills_unset_rates_and_unknown_task():
     cfg = P.validate({"train": {"header": {"lr": 3e-4, "lr_head": 1e-3}}}).train.header
     tc = train_config(cfg, seed=5)
     assert (tc.lr_backbone, tc.lr_head, tc.seed, tc.monitor) == (3e-4, 1e-3, 5, "val_auroc")
-    with pytest.raises(SystemExit, match="actions: no trainer"):
+    with pytest.raises(SystemExit, match=r"train@actions: this task has no trainer \(tasks with one: header, foul\)"):
         train_task("actions", P.validate({}))

@@ -14,8 +14,8 @@ import pytest
 from replaylab import params as P
 from replaylab.data.samples import AdapterError
 from replaylab.evaluation.mvfoul import evaluate_files
-from replaylab.tasks.evaluate import evaluate_task
-from replaylab.tasks.foul_eval import ground_truth_for
+from replaylab.tasks.evaluating import evaluate_task
+from replaylab.tasks.foul.evaluate import ground_truth_for
 
 
 def _same(a, b):
@@ -87,5 +87,5 @@ def test_missing_predictions_file_is_named(tiny_foul, tmp_path):
 
 
 def test_unknown_task():
-    with pytest.raises(SystemExit, match="evaluate@actions: no evaluator"):
+    with pytest.raises(SystemExit, match=r"evaluate@actions: this task has no evaluator \(tasks with one: header, foul\)"):
         evaluate_task("actions", P.validate({}))

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from replaylab.tasks.header import HeaderTask, confusion, scores, write_plot_files
+from replaylab.tasks.header.adapter import HeaderTask, confusion, scores, write_plot_files
 
 
 class _Fixed(nn.Module):

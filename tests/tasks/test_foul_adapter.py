@@ -14,8 +14,8 @@ from torch.utils.data import DataLoader
 from replaylab import params as P
 from replaylab.data.dataset import ClipDataset
 from replaylab.models.multiview import build_multiview
-from replaylab.tasks.foul import FoulTask, ground_truth_of, predicted_document
-from replaylab.tasks.train import train_task
+from replaylab.tasks.foul.adapter import FoulTask, ground_truth_of, predicted_document
+from replaylab.tasks.training import train_task
 
 
 class _Fixed(nn.Module):

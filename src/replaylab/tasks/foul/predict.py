@@ -18,11 +18,11 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from ..data.adapters.mvfoul import load_mvfoul_actions
-from ..data.cache import ClipSpec, build_cache
-from ..data.dataset import ClipDataset
-from ..evaluation.mvfoul import predictions_document
-from ..io import write_json
+from ...data.adapters.mvfoul import load_mvfoul_actions
+from ...data.cache import ClipSpec, build_cache
+from ...data.dataset import ClipDataset
+from ...evaluation.mvfoul import predictions_document
+from ...io import write_json
 
 
 class ModelFileError(ValueError):
@@ -36,8 +36,14 @@ def read_foul_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], dict[
         raise ModelFileError(f"{p}: model file not found (train one with `dvc repro train@foul`)")
     try:
         ckpt = torch.load(p, map_location="cpu", weights_only=True)
-        key = json.loads(ckpt["resume_key"])
-        arch, inputs, state = key["model"], key["inputs"], ckpt["model"]
+        key = ckpt["resume_key"]
+        key = json.loads(key) if isinstance(key, str) else key
+        model = key["model"]
+        if "architecture" in model:
+            arch, inputs = model["architecture"], model["inputs"]
+        else:  # written before the training identity covered data and code
+            arch, inputs = model, key["inputs"]
+        state = ckpt["model"]
     except Exception as e:  # noqa: BLE001 - any unreadable or foreign file gets the same clear message
         raise ModelFileError(f"{p}: not a train@foul checkpoint ({type(e).__name__}: {e})") from None
     return arch, inputs, state
@@ -50,7 +56,7 @@ def predict_fouls(data_dir: str | os.PathLike, model_path: str | os.PathLike, ou
     """Write the official predictions file ``out`` for every action of ``data_dir``; returns a summary.
     ``center_frame`` / ``source_fps`` (where the foul is in the clips) default to the training data's,
     ``max_views`` to the views the training cache held."""
-    from ..models.multiview import build_multiview
+    from ...models.multiview import build_multiview
 
     if threads:
         torch.set_num_threads(threads)

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.samples import AdapterError
-from ..evaluation.spotting import best_f1_threshold, pr_curve, spotting_report
-from ..filters.peaks import pick_peaks
-from ..filters.post import load_videos
-from ..io import write_csv
+from ...data.samples import AdapterError
+from ...evaluation.spotting import best_f1_threshold, pr_curve, spotting_report
+from ...filters.peaks import pick_peaks
+from ...filters.post import load_videos
+from ...io import write_csv
 
 COLUMNS = ("pre_xgb_prob", "cnn_prob", "ensemble_prob", "cnn_dense_prob")
 #: variant -> (probability column, splits its threshold is chosen on) for the variants scored from the probabilities
@@ -151,7 +151,7 @@ def _write_plots(videos, dets, cfg, out: Path, fps: float) -> None:
         rows.append([f, round(float(match.frame_times[f]), 3), *("" if np.isnan(cols[c][f]) else round(float(cols[c][f]), 4) for c in cols),
                      "" if post is None else round(float(post[f]), 4), heads[f]])  # fmt: skip
     write_csv(out / "timeline.csv", ["frame", "time", *cols, "post_prob", "header"], rows)
-    from ..world.sheets import save_png
+    from ...world.sheets import save_png
 
     save_png(out / "timeline.png", timeline_image(match.frame_times, {**cols, "post_prob": post}, match.headers,
                                                   title=f"{match.video_id}: probabilities and true headers (red)"))  # fmt: skip

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..evaluation.classification import auroc, average_precision, binary_report, confusion_matrix, pr_curve, roc_curve
-from ..io import write_csv
+from ...evaluation.classification import auroc, average_precision, binary_report, confusion_matrix, pr_curve, roc_curve
+from ...io import write_csv
 
 CLASSES = ("no_header", "header")
 
@@ -71,6 +71,11 @@ class HeaderTask:
     def evaluate(self, model: torch.nn.Module, loader, device: torch.device) -> tuple[dict[str, float], list[dict]]:
         rows, loss = self.predict(model, loader, device)
         return with_prefix(scores(rows, threshold=self.threshold) | {"loss": loss}, self.prefix), rows
+
+    def metric_names(self, prefix: str) -> set[str]:
+        """The metric keys :meth:`evaluate` returns with ``prefix`` (what ``monitor`` may name)."""
+        probe = [{"label": 0, "probability": 0.2}, {"label": 1, "probability": 0.8}]
+        return {f"{prefix}_{k}" for k in (*scores(probe, threshold=self.threshold), "loss")}
 
 
 def scores(rows: list[dict], *, threshold: float = 0.5) -> dict[str, float]:
