@@ -69,7 +69,8 @@ def test_results_table_rounds_and_formats(tmp_path):
     lines = r.text.splitlines()
     assert lines[0] == "| task | metric | val | test |"
     assert "| header clip classifier | AUROC | 0.896 | 0.924 |" in lines  # 3 decimals for 0-1 metrics
-    assert "| header clip classifier | F1 at 0.5 | 0.167 | 0.167 |" in lines
+    assert "| header clip classifier | F1 | 0.167 | 0.167 |" in lines
+    assert "| header detection, full pipeline | F1 at ±0.5 s | 0.930 | 0.930 |" in lines
     assert "| header pre-filter | frames kept | 2.3% | 2.3% |" in lines  # a share shown as a percentage, 1 decimal
     assert "| header pre-filter | event recall | 0.990 | 0.990 |" in lines
     assert "| header detection, full pipeline | average-mAP | 0.897 | 0.897 |" in lines
@@ -113,6 +114,16 @@ def test_tasks_tables_follow_the_metrics_files(tmp_path):
     assert lines[2] == "| `header` | 714 | 12 | 0 | 16 x 64 x 64 x 3 | 140 MB |"  # built-in order, header first
     assert lines[3] == "| `foul` | 503 | 2,012 | 0 | 4 x 16 x 64 x 64 x 3 | 396 MB |"
     assert len(lines) == 4
+
+
+def test_without_files_the_tables_name_the_files_the_pipeline_makes(tmp_path):
+    missing = render_table("train_runs", load_sources(tmp_path)).missing
+    assert [m for m in missing if m.endswith("is missing")] == [
+        "metrics/train_header.json is missing",
+        "metrics/train_foul.json is missing",
+    ]
+    missing = render_table("splits", load_sources(tmp_path)).missing
+    assert "metrics/split_recognition.json is missing" in missing
 
 
 def test_nan_is_shown_as_nan(tmp_path):

@@ -192,11 +192,11 @@ def render_table(name: str, sources: Mapping[str, Any]) -> Rendered:
 _TASK_ORDER = ("header", "foul", "actions", "recognition")
 
 
-def _tasks(sources: Mapping[str, Any], prefix: str) -> list[str]:
+def _tasks(sources: Mapping[str, Any], prefix: str, default: Sequence[str] = _TASK_ORDER) -> list[str]:
     """Tasks with a ``<prefix><task>`` metrics file, the four built-in ones first."""
     found = [k[len(prefix) :] for k in sources if k.startswith(prefix)]
     if not found:
-        found = list(_TASK_ORDER)  # nothing there: the built-in tasks, reported missing
+        found = list(default)  # nothing there: the tasks the pipeline makes these files for, reported missing
     return sorted(found, key=lambda t: (_TASK_ORDER.index(t) if t in _TASK_ORDER else len(_TASK_ORDER), t))
 
 
@@ -217,13 +217,14 @@ def _results(c: Ctx) -> str:
     def split_keys(split: str, keys: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(split if k == "{split}" else k for k in keys)
 
+    tol = c.cell(text, "eval_header", "tolerance_s")
     rows = [
         row("header clip classifier", "AUROC", prob, "train_header", "{split}", "auroc"),
         row("header clip classifier", "AP", prob, "train_header", "{split}", "ap"),
-        row("header clip classifier", "F1 at 0.5", prob, "train_header", "{split}", "f1"),
+        row("header clip classifier", "F1", prob, "train_header", "{split}", "f1"),
         row("header pre-filter", "event recall", prob, "pre_xgb", "{split}", "event_recall"),
         row("header pre-filter", "frames kept", frac_pct, "pre_xgb", "{split}", "frames_kept"),
-        row("header detection, full pipeline", "F1 at ±0.5 s", prob, "eval_header", "{split}", "full", "f1"),
+        row("header detection, full pipeline", f"F1 at ±{tol} s", prob, "eval_header", "{split}", "full", "f1"),
         row("header detection, full pipeline", "average-mAP", prob, "eval_header", "{split}", "full", "soccernet_a_mAP"),
         row("multi-view foul", "leaderboard value (%)", pct, "eval_foul", "{split}", "leaderboard_value"),
         row("multi-view foul", "balanced acc. action (%)", pct, "eval_foul", "{split}", "balanced_accuracy_action"),
@@ -261,7 +262,7 @@ def _header_classifier(c: Ctx) -> str:
 @_table("train_runs", "train@<task>: backbone, size and the selected epoch of each trained task")
 def _train_runs(c: Ctx) -> str:
     rows = []
-    for task in _tasks(c.sources, "train_"):
+    for task in _tasks(c.sources, "train_", default=("header", "foul")):
         src = f"train_{task}"
         rows.append(
             [
