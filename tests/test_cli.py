@@ -87,3 +87,26 @@ def test_import_tracking_bad_input_exits_2(tmp_path, capsys):
     assert (
         main(["import-tracking", "--provider", "tracab", "--file", "raw_data", "--out", str(tmp_path), "--video_fps", "25"]) == 2
     )
+
+
+def test_docs_command_writes_then_checks_tables(tmp_path, capsys):
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "eval_foul.json").write_text(json.dumps({"val": {"leaderboard_value": 27.1534}}))
+    readme = tmp_path / "README.md"
+    readme.write_text("# R\n<!-- table:foul_results -->\n<!-- /table:foul_results -->\n")
+    assert main(["docs", "--check", "--root", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "docs: README.md: table foul_results differs from the metrics files" in err
+    assert "docs: README.md: table foul_results: metrics/eval_foul.json has no test" in err
+    assert main(["docs", "--write", "--root", str(tmp_path)]) == 0
+    assert "docs: rewrote README.md: foul_results" in capsys.readouterr().err
+    assert "| val | — | — | — | 27.2 | — | — |" in readme.read_text()
+    assert main(["docs", "--check", "--root", str(tmp_path)]) == 1  # the table agrees but still lacks values it expects
+    err = capsys.readouterr().err
+    assert "differs" not in err and "metrics/eval_foul.json has no test" in err
+
+
+def test_docs_command_unknown_table_exits_2(tmp_path, capsys):
+    (tmp_path / "README.md").write_text("<!-- table:nope -->\n<!-- /table:nope -->\n")
+    assert main(["docs", "--write", "--root", str(tmp_path)]) == 2
+    assert "README.md:1: unknown table 'nope'" in capsys.readouterr().err

@@ -106,6 +106,22 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_docs(args: argparse.Namespace) -> int:
+    from .doctables import DocTablesError, check_docs, write_docs
+
+    try:
+        report = write_docs(args.root) if args.write else check_docs(args.root)
+    except DocTablesError as e:
+        raise CliError(str(e)) from e
+    for line in report.changed:
+        print(f"docs: rewrote {line}", file=sys.stderr)
+    for line in report.problems:
+        print(f"docs: {line}", file=sys.stderr)
+    if args.write:
+        return 0
+    return 1 if report.problems else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="replaylab", description="ReplayLab: sports-video event recognition pipeline tools.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -178,6 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="where the CNN runs (default cpu)")
     de.add_argument("--quiet", action="store_true", help="no progress bar")
     de.set_defaults(func=_cmd_detect)
+    dc = sub.add_parser("docs", help="result tables of README.md and docs/*.md, generated from metrics/*.json "
+                        "(between <!-- table:NAME --> markers)")  # fmt: skip
+    mode = dc.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", action="store_true", help="rewrite every table from the metrics files")
+    mode.add_argument("--check", action="store_true", help="exit 1 naming each file and table that disagrees with them")
+    dc.add_argument("--root", default=".", help="repository root (default: the current directory)")
+    dc.set_defaults(func=_cmd_docs)
     return ap
 
 

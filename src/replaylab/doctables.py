@@ -1,0 +1,616 @@
+"""Result tables of the docs, generated from the metrics files of a run.
+
+A table is a named renderer over the JSON files the pipeline writes (``metrics/<stage>.json``) and the
+benchmark results (``benchmarks/results/<name>.json``). In a Markdown file a table sits between
+``<!-- table:NAME -->`` and ``<!-- /table:NAME -->``, each marker a line of its own: :func:`write_docs` rewrites those blocks, and
+:func:`check_docs` names every block that differs from what the files give, and every value a table
+expects that the files lack. A missing value renders as ``—``.
+
+Rounding: 3 decimals for 0-1 metrics, 1 decimal for percentages, thousands separators for counts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .io import write_text
+
+MISSING = "—"
+METRICS_DIR = "metrics"
+BENCH_DIR = "benchmarks/results"
+BENCH_PREFIX = "bench/"  # source names of benchmark results: bench/<file stem>
+
+_BEGIN = re.compile(r"^<!-- table:([A-Za-z0-9_.-]+) -->[ \t]*$", re.MULTILINE)  # a marker is a line of its own
+
+
+class DocTablesError(Exception):
+    """A metrics file that is not JSON, an unknown table or an unterminated marker (names the file)."""
+
+
+# ----------------------------------------------------------------------------------------------- sources
+
+
+def load_sources(root: str | Path) -> dict[str, Any]:
+    """Parsed metrics and benchmark files under ``root``: ``{"train_header": {...}, "bench/clip_pipeline": {...}}``."""
+    root = Path(root)
+    sources: dict[str, Any] = {}
+    for folder, prefix in ((root / METRICS_DIR, ""), (root / BENCH_DIR, BENCH_PREFIX)):
+        for path in sorted(folder.glob("*.json")):
+            try:
+                sources[prefix + path.stem] = json.loads(path.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                raise DocTablesError(f"{path}: not a JSON file: {e}") from e
+    return sources
+
+
+def source_path(name: str) -> str:
+    """The file a source name comes from, relative to the repository root."""
+    if name.startswith(BENCH_PREFIX):
+        return f"{BENCH_DIR}/{name[len(BENCH_PREFIX) :]}.json"
+    return f"{METRICS_DIR}/{name}.json"
+
+
+# ----------------------------------------------------------------------------------------------- formats
+
+
+def _num(fmt: str) -> Callable[[Any], str]:
+    def render(v: Any) -> str:
+        v = float(v)
+        return "NaN" if math.isnan(v) else format(v, fmt)
+
+    return render
+
+
+prob = _num(".3f")  # a 0-1 metric
+pct = _num(".1f")  # a value already in percent
+rate = _num(",.1f")  # throughput, seconds
+
+
+def frac_pct(v: Any) -> str:
+    """A 0-1 share as a percentage."""
+    return pct(100.0 * float(v)) + "%"
+
+
+def count(v: Any) -> str:
+    return f"{int(v):,}"
+
+
+def times(v: Any) -> str:
+    return rate(v) + "x"
+
+
+def megabytes(v: Any) -> str:
+    return f"{float(v) / 1e6:,.0f} MB"
+
+
+def mega(v: Any) -> str:
+    return f"{float(v) / 1e6:.2f} M"
+
+
+def shape(v: Any) -> str:
+    return " x ".join(str(int(d)) for d in v)
+
+
+def text(v: Any) -> str:
+    return str(v)
+
+
+def md_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A Markdown pipe table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------ tables
+
+
+def _dotted(keys: Sequence[str | int]) -> str:
+    return ".".join(f"[{k}]" if isinstance(k, int) else k for k in keys).replace(".[", "[")
+
+
+@dataclass
+class Ctx:
+    """Lookups of one rendering; records the values a table expects and the files lack."""
+
+    sources: Mapping[str, Any]
+    missing: list[str] = field(default_factory=list)
+
+    def get(self, source: str, *keys: str | int, expected: bool = True) -> Any:
+        node = self.sources.get(source)
+        if node is None:
+            if expected:
+                self._miss(f"{source_path(source)} is missing")
+            return None
+        for i, key in enumerate(keys):
+            if isinstance(node, Mapping) and key in node:
+                node = node[key]
+            elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+                node = node[key]
+            else:
+                if expected:
+                    self._miss(f"{source_path(source)} has no {_dotted(keys[: i + 1])}")
+                return None
+        return node
+
+    def cell(self, fmt: Callable[[Any], str], source: str, *keys: str | int, expected: bool = True) -> str:
+        value = self.get(source, *keys, expected=expected)
+        if value is None:
+            return MISSING
+        try:
+            return fmt(value)
+        except (TypeError, ValueError):
+            if expected:
+                self._miss(f"{source_path(source)}: {_dotted(keys)} = {value!r} is not a {fmt.__name__} value")
+            return MISSING
+
+    def _miss(self, message: str) -> None:
+        if message not in self.missing:
+            self.missing.append(message)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    summary: str
+    render: Callable[[Ctx], str]
+
+
+TABLES: dict[str, TableSpec] = {}
+
+
+def _table(name: str, summary: str):
+    def register(fn: Callable[[Ctx], str]) -> Callable[[Ctx], str]:
+        TABLES[name] = TableSpec(name, summary, fn)
+        return fn
+
+    return register
+
+
+@dataclass(frozen=True)
+class Rendered:
+    name: str
+    text: str
+    missing: tuple[str, ...]
+
+
+def render_table(name: str, sources: Mapping[str, Any]) -> Rendered:
+    """Render one registered table from parsed sources (see :func:`load_sources`)."""
+    spec = TABLES.get(name)
+    if spec is None:
+        raise DocTablesError(f"unknown table {name!r}; known: {', '.join(sorted(TABLES))}")
+    ctx = Ctx(sources)
+    return Rendered(name, spec.render(ctx), tuple(ctx.missing))
+
+
+_TASK_ORDER = ("header", "foul", "actions", "recognition")
+
+
+def _tasks(sources: Mapping[str, Any], prefix: str, default: Sequence[str] = _TASK_ORDER) -> list[str]:
+    """Tasks with a ``<prefix><task>`` metrics file, the four built-in ones first."""
+    found = [k[len(prefix) :] for k in sources if k.startswith(prefix)]
+    if not found:
+        found = list(default)  # nothing there: the tasks the pipeline makes these files for, reported missing
+    return sorted(found, key=lambda t: (_TASK_ORDER.index(t) if t in _TASK_ORDER else len(_TASK_ORDER), t))
+
+
+_VARIANTS = {
+    "pre_filter": "pre-filter alone",
+    "cnn": "CNN alone (dense)",
+    "pre_filter+cnn": "pre-filter + CNN (ensemble)",
+    "cnn+post_filter": "CNN + post-filter",
+    "full": "full pipeline",
+}
+
+
+@_table("results", "the default run's headline results (README)")
+def _results(c: Ctx) -> str:
+    def row(task: str, metric: str, fmt, source: str, *keys: str, splits=("val", "test")) -> list[str]:
+        return [task, metric] + [c.cell(fmt, source, *split_keys(s, keys)) for s in splits]
+
+    def split_keys(split: str, keys: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(split if k == "{split}" else k for k in keys)
+
+    tol = c.cell(text, "eval_header", "tolerance_s")
+    rows = [
+        row("header clip classifier", "AUROC", prob, "train_header", "{split}", "auroc"),
+        row("header clip classifier", "AP", prob, "train_header", "{split}", "ap"),
+        row("header clip classifier", "F1", prob, "train_header", "{split}", "f1"),
+        row("header pre-filter", "event recall", prob, "pre_xgb", "{split}", "event_recall"),
+        row("header pre-filter", "frames kept", frac_pct, "pre_xgb", "{split}", "frames_kept"),
+        row("header detection, full pipeline", f"F1 at ±{tol} s", prob, "eval_header", "{split}", "full", "f1"),
+        row("header detection, full pipeline", "average-mAP", prob, "eval_header", "{split}", "full", "soccernet_a_mAP"),
+        row("multi-view foul", "leaderboard value (%)", pct, "eval_foul", "{split}", "leaderboard_value"),
+        row("multi-view foul", "balanced acc. action (%)", pct, "eval_foul", "{split}", "balanced_accuracy_action"),
+        row(
+            "multi-view foul",
+            "balanced acc. offence-severity (%)",
+            pct,
+            "eval_foul",
+            "{split}",
+            "balanced_accuracy_offence_severity",
+        ),
+    ]
+    return md_table(["task", "metric", "val", "test"], rows)
+
+
+@_table("header_classifier", "train@header: the clip classifier on val and test")
+def _header_classifier(c: Ctx) -> str:
+    splits = ("val", "test")
+    rows = [
+        ["matches"] + [c.cell(count, "split_header", "splits", s, "n_groups") for s in splits],
+        ["clips"] + [c.cell(count, "train_header", "clips", s) for s in splits],
+    ]
+    for key, label in (
+        ("auroc", "AUROC"),
+        ("ap", "AP"),
+        ("f1", "F1"),
+        ("precision", "precision"),
+        ("recall", "recall"),
+        ("accuracy", "accuracy"),
+    ):
+        rows.append([label] + [c.cell(prob, "train_header", s, key) for s in splits])
+    return md_table(["", "val", "test"], rows)
+
+
+@_table("train_runs", "train@<task>: backbone, size and the selected epoch of each trained task")
+def _train_runs(c: Ctx) -> str:
+    rows = []
+    for task in _tasks(c.sources, "train_", default=("header", "foul")):
+        src = f"train_{task}"
+        rows.append(
+            [
+                f"`{task}`",
+                c.cell(text, src, "backbone"),
+                c.cell(mega, src, "parameters"),
+                c.cell(count, src, "best_epoch"),
+                c.cell(count, src, "epochs_run"),
+                c.cell(lambda v: "yes" if v else "no", src, "stopped_early"),
+            ]
+        )
+    return md_table(["task", "backbone", "parameters", "best epoch", "epochs run", "stopped early"], rows)
+
+
+@_table("header_prefilter", "pre_xgb: the tracking pre-filter (cv = train + val out-of-fold)")
+def _header_prefilter(c: Ctx) -> str:
+    splits = ("cv", "val", "test")
+    rows = [
+        ["matches"] + [c.cell(count, "pre_xgb", s, "n_matches") for s in splits],
+        ["headers"] + [c.cell(count, "pre_xgb", s, "n_headers") for s in splits],
+        ["frame AUROC"] + [c.cell(prob, "pre_xgb", s, "auroc") for s in splits],
+        ["event recall at the threshold"] + [c.cell(prob, "pre_xgb", s, "event_recall") for s in splits],
+        ["headers missed"] + [c.cell(count, "pre_xgb", s, "headers_missed") for s in splits],
+        ["frames kept"] + [c.cell(frac_pct, "pre_xgb", s, "frames_kept") for s in splits],
+        ["CNN-window reduction"] + [c.cell(times, "pre_xgb", s, "window_reduction") for s in splits],
+    ]
+    return md_table(["pre-filter", "cv (out-of-fold)", "val", "test"], rows)
+
+
+def _ablation(c: Ctx, split: str) -> str:
+    variants = c.get("eval_header", "variants", expected=False) or list(_VARIANTS)
+    rows = []
+    for v in variants:
+        rows.append(
+            [_VARIANTS.get(v, v)]
+            + [c.cell(prob, "eval_header", split, v, k) for k in ("precision", "recall", "f1", "ap", "soccernet_a_mAP")]
+        )
+    head = ["variant", "precision", "recall", "F1", "AP", "average-mAP"]
+    note = (
+        f"{c.cell(count, 'eval_header', split, 'matches')} matches, "
+        f"{c.cell(count, 'eval_header', split, 'headers')} headers, "
+        f"tolerance ±{c.cell(text, 'eval_header', 'tolerance_s')} s"
+    )
+    return md_table(head, rows) + f"\n\n({split}: {note})"
+
+
+@_table("header_ablation", "evaluate@header: every stage of the detector on the test matches")
+def _header_ablation_test(c: Ctx) -> str:
+    return _ablation(c, "test")
+
+
+@_table("header_ablation_val", "evaluate@header: every stage of the detector on the val matches")
+def _header_ablation_val(c: Ctx) -> str:
+    return _ablation(c, "val")
+
+
+@_table("header_export", "export_probs: where the CNN ran")
+def _header_export(c: Ctx) -> str:
+    rows = [
+        [
+            c.cell(count, "export_probs", "frames"),
+            c.cell(count, "export_probs", "cnn_windows"),
+            c.cell(frac_pct, "export_probs", "kept_fraction"),
+            c.cell(count, "export_probs", "dense_windows", expected=False),
+        ]
+    ]
+    return md_table(["video frames", "CNN windows at candidates", "frames kept", "dense CNN windows (val, test)"], rows)
+
+
+@_table("foul_results", "evaluate@foul: the official MVFoul metrics on val and test (percent)")
+def _foul_results(c: Ctx) -> str:
+    rows = []
+    for s in ("val", "test"):
+        rows.append(
+            [s, c.cell(count, "eval_foul", s, "actions_counted")]
+            + [
+                c.cell(pct, "eval_foul", s, k)
+                for k in (
+                    "balanced_accuracy_action",
+                    "balanced_accuracy_offence_severity",
+                    "leaderboard_value",
+                    "accuracy_action",
+                    "accuracy_offence_severity",
+                )
+            ]
+        )
+    head = [
+        "split",
+        "actions counted",
+        "balanced acc. action",
+        "balanced acc. offence-severity",
+        "leaderboard value",
+        "accuracy action",
+        "accuracy offence-severity",
+    ]
+    return md_table(head, rows)
+
+
+@_table("caches", "cache_clips@<task>: what each clip cache holds")
+def _caches(c: Ctx) -> str:
+    rows = []
+    for task in _tasks(c.sources, "cache_"):
+        src = f"cache_{task}"
+        rows.append(
+            [
+                f"`{task}`",
+                c.cell(count, src, "clips"),
+                c.cell(count, src, "sources"),
+                c.cell(count, src, "skipped_samples"),
+                c.cell(shape, src, "clip_shape"),
+                c.cell(megabytes, src, "bytes"),
+            ]
+        )
+    return md_table(["task", "samples", "source videos", "skipped samples", "clip shape", "file size"], rows)
+
+
+@_table("splits", "split@<task>: samples (groups) per split")
+def _splits(c: Ctx) -> str:
+    rows = []
+    for task in _tasks(c.sources, "split_"):
+        src = f"split_{task}"
+        cells = [f"`{task}`"]
+        for s in ("train", "val", "test"):
+            cells.append(f"{c.cell(count, src, 'splits', s, 'n_samples')} ({c.cell(count, src, 'splits', s, 'n_groups')})")
+        cells.append(c.cell(count, src, "groups_in_two_splits"))
+        rows.append(cells)
+    return md_table(["task", "train", "val", "test", "groups in two splits"], rows)
+
+
+@_table("synthetic_world", "synthesize: what the default synthetic world holds (absent with real data only)")
+def _synthetic_world(c: Ctx) -> str:
+    g = lambda fmt, *keys: c.cell(fmt, "synthesize", *keys, expected=False)
+    rows = [
+        ["matches", g(count, "matches")],
+        ["match video frames", g(count, "match_frames")],
+        ["header clips (header-tool layout), positives", f"{g(count, 'header_clips')}, {g(count, 'header_clip_positives')}"],
+        [
+            "MVFoul actions train / valid / test",
+            " / ".join(g(count, "foul_actions", s) for s in ("train", "valid", "test")),
+        ],
+        ["recognition clips (UCF101 layout)", g(count, "recognition_clips")],
+        ["AVA rows / keyframes, train", f"{g(count, 'ava_train_rows')} / {g(count, 'ava_train_keyframes')}"],
+        ["AVA rows / keyframes, val", f"{g(count, 'ava_val_rows')} / {g(count, 'ava_val_keyframes')}"],
+    ]
+    events = c.get("synthesize", "events", expected=False)
+    if isinstance(events, Mapping):
+        rows += [[f"match events: `{k}`", count(v)] for k, v in events.items()]
+    return md_table(["synthetic data", "count"], rows)
+
+
+# ------------------------------------------------------------------------------------------- benchmarks
+
+
+@_table("bench_clip_pipeline", "benchmarks/clip_pipeline.py: decode, cache build, reads and loading share")
+def _bench_clip_pipeline(c: Ctx) -> str:
+    src = "bench/clip_pipeline"
+    tasks = c.get(src, "tasks") or {}
+    rows = []
+    for task in tasks:
+        k = ("tasks", task)
+        rows.append(
+            [
+                f"`{task}`",
+                c.cell(rate, src, *k, "a", "raw_decode_fps"),
+                c.cell(rate, src, *k, "a", "cache_build_fps"),
+                c.cell(prob, src, *k, "a", "ratio"),
+                c.cell(rate, src, *k, "a", "cache_build_fps_2_workers", expected=False),
+                c.cell(rate, src, *k, "b", "cache_reads_per_s"),
+                c.cell(rate, src, *k, "b", "on_the_fly_reads_per_s"),
+                c.cell(rate, src, *k, "b", "ratio"),
+                c.cell(frac_pct, src, *k, "c", "loading_share"),
+            ]
+        )
+    head = [
+        "task",
+        "(a) raw decode fps",
+        "(a) cache build fps",
+        "(a) ratio",
+        "(a) build fps, 2 workers",
+        "(b) cache reads/s",
+        "(b) on-the-fly reads/s",
+        "(b) ratio",
+        "(c) loading share of step",
+    ]
+    return md_table(head, rows) + f"\n\n(machine: {c.cell(text, src, 'machine')})"
+
+
+def _bench_train(c: Ctx, src: str) -> str:
+    rows = []
+    for i, r in enumerate(c.get(src, "rows") or []):
+        k = ("rows", i)
+        rows.append(
+            [
+                f"`{r.get('backbone', MISSING)}`",
+                c.cell(mega, src, *k, "parameters"),
+                c.cell(rate, src, *k, "in_memory_clips_per_s"),
+                c.cell(rate, src, *k, "loader_clips_per_s"),
+                c.cell(frac_pct, src, *k, "loader_share"),
+            ]
+        )
+    head = ["backbone", "parameters", "in-memory clips/s", "through the loader clips/s", "loader share of step"]
+    return md_table(head, rows) + (
+        f"\n\n(machine: {c.cell(text, src, 'machine')}; input {c.cell(shape, src, 'input')}, "
+        f"batch {c.cell(count, src, 'batch')}, loader workers: {c.cell(count, src, 'loader_workers')})"
+    )
+
+
+@_table("bench_train_workers1", "benchmarks/train_throughput.py --workers 1")
+def _bench_train_w1(c: Ctx) -> str:
+    return _bench_train(c, "bench/train_throughput_workers1")
+
+
+@_table("bench_train_workers0", "benchmarks/train_throughput.py --workers 0")
+def _bench_train_w0(c: Ctx) -> str:
+    return _bench_train(c, "bench/train_throughput_workers0")
+
+
+@_table("bench_detect", "benchmarks/detect_throughput.py: replaylab detect with and without the pre-filter")
+def _bench_detect(c: Ctx) -> str:
+    src = "bench/detect_throughput"
+    rows = []
+    for i, r in enumerate(c.get(src, "rows") or []):
+        k = ("rows", i)
+        rows.append(
+            [
+                str(r.get("variant", MISSING)),
+                c.cell(count, src, *k, "cnn_windows"),
+                c.cell(rate, src, *k, "seconds"),
+                c.cell(rate, src, *k, "x_real_time"),
+                c.cell(frac_pct, src, *k, "windows_cover_headers"),
+                c.cell(prob, src, *k, "precision"),
+                c.cell(prob, src, *k, "recall"),
+                c.cell(prob, src, *k, "f1"),
+            ]
+        )
+    head = ["", "CNN windows", "seconds", "x real time", "headers with a CNN window", "precision", "recall", "F1"]
+    stages = c.get(src, "stage_seconds") or {}
+    stage_text = ", ".join(f"{k} {rate(v)} s" for k, v in stages.items()) or MISSING
+    return md_table(head, rows) + (
+        f"\n\n(match `{c.cell(text, src, 'match')}`: {c.cell(count, src, 'frames')} frames, "
+        f"{c.cell(count, src, 'headers')} headers; CNN-window reduction {c.cell(times, src, 'window_reduction')}; "
+        f"stage seconds with the pre-filter: {stage_text})"
+    )
+
+
+# ------------------------------------------------------------------------------------------------ splice
+
+
+@dataclass(frozen=True)
+class Block:
+    name: str
+    line: int  # 1-based line of the begin marker
+    start: int  # offset just after the begin marker
+    end: int  # offset of the end marker
+    content: str
+
+
+def find_blocks(doc: str, where: str = "<text>") -> list[Block]:
+    """The table blocks of a Markdown text; an unterminated or nested marker is an error naming ``where``."""
+    blocks = []
+    pos = 0
+    while (m := _BEGIN.search(doc, pos)) is not None:
+        name = m.group(1)
+        end_marker = f"<!-- /table:{name} -->"
+        m_end = re.compile(rf"^{re.escape(end_marker)}[ \t]*$", re.MULTILINE).search(doc, m.end())
+        line = doc.count("\n", 0, m.start()) + 1
+        if m_end is None:
+            raise DocTablesError(f"{where}:{line}: <!-- table:{name} --> has no {end_marker} line")
+        inner = _BEGIN.search(doc, m.end(), m_end.start())
+        if inner is not None:
+            raise DocTablesError(f"{where}:{line}: table {name} is not closed before table {inner.group(1)} starts")
+        blocks.append(Block(name, line, m.end(), m_end.start(), doc[m.end() : m_end.start()]))
+        pos = m_end.end()
+    return blocks
+
+
+def _content(table_text: str) -> str:
+    return "\n" + table_text.strip("\n") + "\n"
+
+
+def splice(doc: str, tables: Mapping[str, str], where: str = "<text>") -> str:
+    """``doc`` with every block whose name is in ``tables`` replaced by that table."""
+    out, pos = [], 0
+    for b in find_blocks(doc, where):
+        if b.name in tables:
+            out += [doc[pos : b.start], _content(tables[b.name])]
+            pos = b.end
+    out.append(doc[pos:])
+    return "".join(out)
+
+
+def doc_files(root: str | Path) -> list[Path]:
+    """README.md and every Markdown file under docs/."""
+    root = Path(root)
+    files = [root / "README.md"] if (root / "README.md").is_file() else []
+    return files + sorted((root / "docs").rglob("*.md"))
+
+
+@dataclass
+class Report:
+    problems: list[str] = field(default_factory=list)  # differences and expected values the files lack
+    changed: list[str] = field(default_factory=list)  # "<file>: <table>" rewritten by write_docs
+
+
+def _walk(root: Path, files: Sequence[Path] | None, write: bool) -> Report:
+    sources = load_sources(root)
+    report = Report()
+    pending: list[tuple[Path, str]] = []  # written only once every file is read and rendered without error
+    for path in files if files is not None else doc_files(root):
+        rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+        doc = path.read_text(encoding="utf-8")
+        try:
+            blocks = find_blocks(doc, rel)
+        except DocTablesError as e:
+            if write:
+                raise
+            report.problems.append(str(e))
+            continue
+        rendered = {}
+        for b in blocks:
+            if b.name not in TABLES:
+                msg = f"{rel}:{b.line}: unknown table {b.name!r}; known: {', '.join(sorted(TABLES))}"
+                if write:
+                    raise DocTablesError(msg)
+                report.problems.append(msg)
+                continue
+            r = render_table(b.name, sources)
+            rendered[b.name] = r.text
+            report.problems += [f"{rel}: table {b.name}: {m}" for m in r.missing]
+            if b.content != _content(r.text):
+                if write:
+                    report.changed.append(f"{rel}: {b.name}")
+                else:
+                    report.problems.append(f"{rel}: table {b.name} differs from the metrics files (run `replaylab docs --write`)")
+        if write and rendered:
+            new = splice(doc, rendered, rel)
+            if new != doc:
+                pending.append((path, new))
+    for path, new in pending:
+        write_text(path, new)
+    return report
+
+
+def check_docs(root: str | Path = ".", files: Sequence[Path] | None = None) -> Report:
+    """Compare every table block of the docs with what the metrics files give; nothing is written."""
+    return _walk(Path(root), files, write=False)
+
+
+def write_docs(root: str | Path = ".", files: Sequence[Path] | None = None) -> Report:
+    """Rewrite every table block of the docs from the metrics files (each file written atomically)."""
+    return _walk(Path(root), files, write=True)

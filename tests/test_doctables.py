@@ -1,0 +1,248 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from replaylab.doctables import (
+    MISSING,
+    TABLES,
+    DocTablesError,
+    check_docs,
+    doc_files,
+    find_blocks,
+    load_sources,
+    render_table,
+    splice,
+    write_docs,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _write_metrics(root: Path, **files) -> None:
+    (root / "metrics").mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (root / "metrics" / f"{name}.json").write_text(json.dumps(data))
+
+
+def _small_run(root: Path) -> None:
+    split = lambda auroc: {"auroc": auroc, "ap": 0.5532, "f1": 0.16667, "precision": 0.6667, "recall": 0.0952, "accuracy": 0.84}
+    variant = {"precision": 0.8696, "recall": 1.0, "f1": 0.9302, "ap": 0.9513, "soccernet_a_mAP": 0.8972}
+    foul = {"actions_counted": 79, "balanced_accuracy_action": 18.6458, "balanced_accuracy_offence_severity": 36.4394,
+            "leaderboard_value": 27.5426, "accuracy_action": 22.7848, "accuracy_offence_severity": 37.9747}  # fmt: skip
+    _write_metrics(
+        root,
+        train_header={
+            "backbone": "compact3d",
+            "parameters": 444394,
+            "best_epoch": 13,
+            "epochs_run": 15,
+            "stopped_early": False,
+            "val": split(0.89565),
+            "test": split(0.924),
+            "clips": {"val": 126, "test": 120},
+        },  # fmt: skip
+        pre_xgb={s: {"event_recall": 0.98989, "frames_kept": 0.02304} for s in ("cv", "val", "test")},
+        eval_header={
+            "variants": ["full"],
+            "tolerance_s": 0.5,
+            "val": {"matches": 2, "headers": 21, "full": variant},
+            "test": {"matches": 2, "headers": 20, "full": variant},
+        },  # fmt: skip
+        eval_foul={"val": foul, "test": foul},
+    )
+
+
+def _readme(root: Path, *names: str) -> Path:
+    body = ["# Title", "", "Some prose with no numbers.", ""]
+    for name in names:
+        body += [f"<!-- table:{name} -->", "old", f"<!-- /table:{name} -->", ""]
+    path = root / "README.md"
+    path.write_text("\n".join(body))
+    return path
+
+
+def test_results_table_rounds_and_formats(tmp_path):
+    _small_run(tmp_path)
+    r = render_table("results", load_sources(tmp_path))
+    assert r.missing == ()
+    lines = r.text.splitlines()
+    assert lines[0] == "| task | metric | val | test |"
+    assert "| header clip classifier | AUROC | 0.896 | 0.924 |" in lines  # 3 decimals for 0-1 metrics
+    assert "| header clip classifier | F1 | 0.167 | 0.167 |" in lines
+    assert "| header detection, full pipeline | F1 at ±0.5 s | 0.930 | 0.930 |" in lines
+    assert "| header pre-filter | frames kept | 2.3% | 2.3% |" in lines  # a share shown as a percentage, 1 decimal
+    assert "| header pre-filter | event recall | 0.990 | 0.990 |" in lines
+    assert "| header detection, full pipeline | average-mAP | 0.897 | 0.897 |" in lines
+    assert "| multi-view foul | leaderboard value (%) | 27.5 | 27.5 |" in lines  # percentages: 1 decimal
+
+
+def test_missing_expected_key_renders_dash_and_is_reported(tmp_path):
+    _small_run(tmp_path)
+    data = json.loads((tmp_path / "metrics" / "train_header.json").read_text())
+    del data["test"]["auroc"]
+    (tmp_path / "metrics" / "train_header.json").write_text(json.dumps(data))
+    r = render_table("results", load_sources(tmp_path))
+    assert f"| header clip classifier | AUROC | 0.896 | {MISSING} |" in r.text.splitlines()
+    assert r.missing == ("metrics/train_header.json has no test.auroc",)
+
+
+def test_missing_optional_values_are_not_reported(tmp_path):
+    # no synthesize.json (real data), no dense CNN pass: the tables show "—" and expect nothing of them
+    _write_metrics(tmp_path, export_probs={"frames": 54000, "cnn_windows": 1109, "kept_fraction": 0.0204})
+    sources = load_sources(tmp_path)
+    world = render_table("synthetic_world", sources)
+    assert world.missing == () and f"| matches | {MISSING} |" in world.text
+    export = render_table("header_export", sources)
+    assert export.missing == ()
+    assert export.text.splitlines()[-1] == f"| 54,000 | 1,109 | 2.0% | {MISSING} |"
+
+
+def test_absent_metrics_file_is_reported_by_name(tmp_path):
+    r = render_table("foul_results", load_sources(tmp_path))
+    assert "metrics/eval_foul.json is missing" in r.missing
+    assert r.text.count(MISSING) == 12
+
+
+def test_tasks_tables_follow_the_metrics_files(tmp_path):
+    _write_metrics(
+        tmp_path,
+        cache_foul={"clips": 503, "sources": 2012, "skipped_samples": 0, "clip_shape": [4, 16, 64, 64, 3], "bytes": 395654808},
+        cache_header={"clips": 714, "sources": 12, "skipped_samples": 0, "clip_shape": [16, 64, 64, 3], "bytes": 140490576},
+    )
+    lines = render_table("caches", load_sources(tmp_path)).text.splitlines()
+    assert lines[2] == "| `header` | 714 | 12 | 0 | 16 x 64 x 64 x 3 | 140 MB |"  # built-in order, header first
+    assert lines[3] == "| `foul` | 503 | 2,012 | 0 | 4 x 16 x 64 x 64 x 3 | 396 MB |"
+    assert len(lines) == 4
+
+
+def test_without_files_the_tables_name_the_files_the_pipeline_makes(tmp_path):
+    missing = render_table("train_runs", load_sources(tmp_path)).missing
+    assert [m for m in missing if m.endswith("is missing")] == [
+        "metrics/train_header.json is missing",
+        "metrics/train_foul.json is missing",
+    ]
+    missing = render_table("splits", load_sources(tmp_path)).missing
+    assert "metrics/split_recognition.json is missing" in missing
+
+
+def test_nan_is_shown_as_nan(tmp_path):
+    _small_run(tmp_path)
+    data = json.loads((tmp_path / "metrics" / "eval_foul.json").read_text().replace("18.6458", "NaN"))
+    (tmp_path / "metrics" / "eval_foul.json").write_text(json.dumps(data))
+    text = render_table("foul_results", load_sources(tmp_path)).text
+    assert "| val | 79 | NaN | 36.4 | 27.5 | 22.8 | 38.0 |" in text.splitlines()
+
+
+def test_write_then_check_agrees_and_check_detects_a_changed_number(tmp_path):
+    _small_run(tmp_path)
+    readme = _readme(tmp_path, "results", "foul_results")
+    (tmp_path / "docs" / "tasks").mkdir(parents=True)
+    page = tmp_path / "docs" / "tasks" / "header.md"
+    page.write_text("# Header\n\n<!-- table:header_ablation -->\n<!-- /table:header_ablation -->\n\nAfter.\n")
+    assert doc_files(tmp_path) == [readme, page]
+
+    report = check_docs(tmp_path)
+    assert sorted(report.problems) == sorted(
+        [
+            "README.md: table results differs from the metrics files (run `replaylab docs --write`)",
+            "README.md: table foul_results differs from the metrics files (run `replaylab docs --write`)",
+            "docs/tasks/header.md: table header_ablation differs from the metrics files (run `replaylab docs --write`)",
+        ]
+    )
+    written = write_docs(tmp_path)
+    assert written.problems == [] and len(written.changed) == 3
+    text = readme.read_text()
+    assert text.startswith("# Title\n\nSome prose with no numbers.\n\n<!-- table:results -->\n| task | metric | val | test |")
+    assert "old" not in text and "| val | 79 | 18.6 | 36.4 | 27.5 | 22.8 | 38.0 |" in text
+    assert page.read_text().endswith("<!-- /table:header_ablation -->\n\nAfter.\n")
+    assert check_docs(tmp_path).problems == []
+    assert write_docs(tmp_path).changed == []  # idempotent
+
+    data = json.loads((tmp_path / "metrics" / "eval_foul.json").read_text())
+    data["test"]["leaderboard_value"] = 31.04
+    (tmp_path / "metrics" / "eval_foul.json").write_text(json.dumps(data))
+    assert check_docs(tmp_path).problems == [
+        "README.md: table results differs from the metrics files (run `replaylab docs --write`)",
+        "README.md: table foul_results differs from the metrics files (run `replaylab docs --write`)",
+    ]
+    write_docs(tmp_path)
+    assert "| multi-view foul | leaderboard value (%) | 27.5 | 31.0 |" in readme.read_text()
+
+
+def test_check_reports_hand_edits_inside_a_block(tmp_path):
+    _small_run(tmp_path)
+    readme = _readme(tmp_path, "results")
+    write_docs(tmp_path)
+    readme.write_text(readme.read_text().replace("0.924", "0.950"))
+    assert check_docs(tmp_path).problems == [
+        "README.md: table results differs from the metrics files (run `replaylab docs --write`)"
+    ]
+
+
+def test_unknown_table_and_unterminated_marker(tmp_path):
+    _small_run(tmp_path)
+    (tmp_path / "docs").mkdir()
+    page = tmp_path / "docs" / "a.md"  # a good file is not rewritten while another one is broken
+    page.write_text("<!-- table:results -->\n<!-- /table:results -->\n")
+    readme = _readme(tmp_path, "no_such_table")
+    assert check_docs(tmp_path).problems[0].startswith("README.md:5: unknown table 'no_such_table'; known: ")
+    with pytest.raises(DocTablesError, match="unknown table 'no_such_table'"):
+        write_docs(tmp_path)
+    readme.write_text("x\n<!-- table:results -->\n| a |\n")
+    with pytest.raises(DocTablesError, match=r"README.md:2: <!-- table:results --> has no <!-- /table:results --> line"):
+        write_docs(tmp_path)
+    assert readme.read_text() == "x\n<!-- table:results -->\n| a |\n"  # nothing written
+    assert page.read_text() == "<!-- table:results -->\n<!-- /table:results -->\n"
+    assert check_docs(tmp_path).problems[0] == "README.md:2: <!-- table:results --> has no <!-- /table:results --> line"
+
+
+def test_nested_markers_are_an_error():
+    doc = "<!-- table:a -->\n<!-- table:b -->\n<!-- /table:b -->\n<!-- /table:a -->\n"
+    with pytest.raises(DocTablesError, match="doc.md:1: table a is not closed before table b starts"):
+        find_blocks(doc, "doc.md")
+
+
+def test_markers_in_prose_are_not_blocks():
+    doc = "Tables sit between `<!-- table:NAME -->` and `<!-- /table:NAME -->` lines.\n<!-- table:x -->\n<!-- /table:x -->\n"
+    assert [(b.name, b.line) for b in find_blocks(doc)] == [("x", 2)]
+
+
+def test_splice_replaces_only_named_blocks():
+    doc = "a\n<!-- table:x -->\nold x\n<!-- /table:x -->\nb\n<!-- table:y -->\nold y\n<!-- /table:y -->\nc\n"
+    out = splice(doc, {"y": "| new |"})
+    assert out == "a\n<!-- table:x -->\nold x\n<!-- /table:x -->\nb\n<!-- table:y -->\n| new |\n<!-- /table:y -->\nc\n"
+    assert [b.name for b in find_blocks(out)] == ["x", "y"]
+
+
+def test_bad_json_names_the_file(tmp_path):
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "train_header.json").write_text("{not json")
+    with pytest.raises(DocTablesError, match=r"train_header.json: not a JSON file"):
+        load_sources(tmp_path)
+
+
+def test_benchmark_results_are_sources(tmp_path):
+    bench = tmp_path / "benchmarks" / "results"
+    bench.mkdir(parents=True)
+    rows = [{"backbone": "compact3d", "parameters": 442338, "in_memory_clips_per_s": 59.63, "loader_clips_per_s": 50.99,
+             "loader_share": 0.1449}]  # fmt: skip
+    (bench / "train_throughput_workers0.json").write_text(json.dumps({"machine": "m", "input": [16, 64, 64], "batch": 8,
+                                                                      "loader_workers": 0, "rows": rows}))  # fmt: skip
+    r = render_table("bench_train_workers0", load_sources(tmp_path))
+    assert r.missing == ()
+    assert "| `compact3d` | 0.44 M | 59.6 | 51.0 | 14.5% |" in r.text.splitlines()
+
+
+def test_every_table_renders_without_sources():
+    for name in TABLES:
+        r = render_table(name, {})
+        assert r.text.startswith("|"), name
+
+
+def test_repository_docs_agree_with_metrics():
+    """README.md and docs/**/*.md hold exactly the tables metrics/*.json and benchmarks/results/*.json give."""
+    report = check_docs(REPO)
+    assert report.problems == [], "\n".join(report.problems) + "\nrun: replaylab docs --write"
+    readme_blocks = [b.name for b in find_blocks((REPO / "README.md").read_text(encoding="utf-8"))]
+    assert "results" in readme_blocks
