@@ -7,10 +7,11 @@ import sys
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
-from replaylab import params as P  # noqa: E402
+from replaylab import params as P
 from replaylab.data.cache import build_cache, spec_from_params  # noqa: E402
 from replaylab.data.sources import task_index  # noqa: E402
 from replaylab.io import write_json  # noqa: E402
+from replaylab.stage import run_stage  # noqa: E402
 from replaylab.tasks import task_from_argv  # noqa: E402
 
 
@@ -31,4 +32,4 @@ def main(task: str) -> None:
 
 
 if __name__ == "__main__":
-    main(task_from_argv(sys.argv, "cache_clips"))
+    run_stage(main, task_from_argv(sys.argv, "cache_clips"))

@@ -7,8 +7,9 @@ import sys
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
-from replaylab import params as P  # noqa: E402
+from replaylab import params as P
 from replaylab.io import write_json  # noqa: E402
+from replaylab.stage import run_stage  # noqa: E402
 from replaylab.tasks import task_from_argv  # noqa: E402
 from replaylab.tasks.evaluating import evaluate_task  # noqa: E402
 
@@ -18,4 +19,4 @@ def main(task: str) -> None:
 
 
 if __name__ == "__main__":
-    main(task_from_argv(sys.argv, "evaluate", need="evaluate"))
+    run_stage(main, task_from_argv(sys.argv, "evaluate", need="evaluate"))

@@ -8,8 +8,9 @@ from pathlib import Path
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
-from replaylab import params as P  # noqa: E402
+from replaylab import params as P
 from replaylab.io import write_json  # noqa: E402
+from replaylab.stage import run_stage  # noqa: E402
 
 
 def main() -> None:
@@ -32,4 +33,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

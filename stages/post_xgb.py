@@ -18,6 +18,7 @@ from replaylab import params as P
 from replaylab.filters.config import post_config
 from replaylab.filters.post import fit_post_filter, load_videos, write_post_outputs
 from replaylab.io import write_json
+from replaylab.stage import run_stage
 
 
 def main() -> None:
@@ -49,4 +50,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -16,6 +16,7 @@ from replaylab.filters.config import pre_config
 from replaylab.filters.matches import split_matches
 from replaylab.filters.pre import featurize_match, fit_pre_filter, write_pre_outputs
 from replaylab.io import write_json
+from replaylab.stage import run_stage
 
 
 def main() -> None:
@@ -35,4 +36,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -7,11 +7,12 @@ import sys
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
-from replaylab import params as P  # noqa: E402
+from replaylab import params as P
 from replaylab.data.cache import read_cache_meta  # noqa: E402
 from replaylab.data.samples import read_csv  # noqa: E402
 from replaylab.data.task_splits import make_splits, write_splits  # noqa: E402
 from replaylab.io import write_json  # noqa: E402
+from replaylab.stage import run_stage  # noqa: E402
 from replaylab.tasks import task_from_argv  # noqa: E402
 
 
@@ -27,4 +28,4 @@ def main(task: str) -> None:
 
 
 if __name__ == "__main__":
-    main(task_from_argv(sys.argv, "split"))
+    run_stage(main, task_from_argv(sys.argv, "split"))

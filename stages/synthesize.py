@@ -6,8 +6,9 @@ import os
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
-from replaylab import params as P  # noqa: E402
+from replaylab import params as P
 from replaylab.io import write_json  # noqa: E402
+from replaylab.stage import run_stage  # noqa: E402
 from replaylab.world.synthesize import generate  # noqa: E402
 
 
@@ -19,4 +20,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -9,10 +9,11 @@ out of range fail with a :class:`ParamsError` that names the key path, e.g.
 from __future__ import annotations
 
 import os
+from difflib import get_close_matches
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import Field, ValidationError, create_model
+from pydantic import BaseModel, Field, ValidationError, create_model
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
@@ -89,22 +90,73 @@ def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
-def _describe(err: ValidationError, source: Path) -> str:
+def _models_in(annotation: Any) -> list[type]:
+    """The pydantic models an annotation can hold (through Optional / unions / Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _walk(model: type, loc: tuple) -> tuple[list[type], list[str]]:
+    """The models of the section at ``loc`` below ``model``, and ``loc`` without the tags pydantic puts in the
+    path of a discriminated union (``source.matches.x`` -> ``source.x``)."""
+    models, path = [model], []
+    for part in loc:
+        holders = [m for m in models if part in m.model_fields]
+        if holders:
+            models = [x for m in holders for x in _models_in(m.model_fields[part].annotation)]
+            path.append(part)
+        else:
+            models = [
+                m for m in models if "format" in m.model_fields and get_args(m.model_fields["format"].annotation) == (part,)
+            ]
+    return models, path
+
+
+def _keys_at(model: type, loc: tuple) -> list[str]:
+    return sorted({k for m in _walk(model, loc)[0] for k in m.model_fields})
+
+
+def nearest_key(model: type, loc: tuple) -> str | None:
+    """The valid key path(s) closest to the unknown ``loc``: a sibling spelled alike, or the same name up to two
+    levels down (a top-level ``lr`` -> ``train.header.lr or train.foul.lr``)."""
+    *tail, name = (str(x) for x in loc)
+    parent = _walk(model, tuple(tail))[1]
+    close = get_close_matches(name, _keys_at(model, tuple(tail)), n=1, cutoff=0.6 if len(name) <= 4 else 0.75)
+    if close:
+        return ".".join([*parent, close[0]])
+    below = [".".join([*parent, k, *rest]) for k in _keys_at(model, tuple(tail))
+             for rest in _paths_to(model, (*tail, k), name)]  # fmt: skip
+    return " or ".join(below[:4]) if below else None
+
+
+def _paths_to(model: type, loc: tuple, name: str, depth: int = 2) -> list[list[str]]:
+    keys = _keys_at(model, loc)
+    if name in keys:
+        return [[name]]
+    if depth == 0:
+        return []
+    return [[k, *rest] for k in keys for rest in _paths_to(model, (*loc, k), name, depth - 1)]
+
+
+def _describe(err: ValidationError, source: Path, model: type) -> str:
     lines = []
     for e in err.errors():
         loc = ".".join(str(x) for x in e["loc"]) or "<root>"
         if e["type"] == "extra_forbidden":
-            lines.append(f"{loc}: unknown key")
+            hint = nearest_key(model, tuple(x for x in e["loc"] if isinstance(x, str)))
+            lines.append(f"{loc}: unknown key" + (f" (did you mean {hint}?)" if hint else ""))
         else:
             lines.append(f"{loc}: {e['msg']} (got {e.get('input')!r})")
     return f"{source}: invalid parameters:\n  " + "\n  ".join(lines)
 
 
 def validate(data: dict[str, Any], source: str | os.PathLike = DEFAULT_PATH) -> Any:
+    model = schema()
     try:
-        return schema().model_validate(data)
+        return model.model_validate(data)
     except ValidationError as e:
-        raise ParamsError(_describe(e, Path(source))) from None
+        raise ParamsError(_describe(e, Path(source), model)) from None
 
 
 def load(section: str | None = None, path: str | os.PathLike | None = None) -> Any:
