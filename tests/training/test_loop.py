@@ -58,6 +58,7 @@ def test_fit_learns_and_writes_its_files(tmp_path):
         assert [int(r["step"]) for r in _csv(tmp_path / "live" / "plots" / "metrics" / f"{name}.tsv")] == [0, 1, 2, 3]
     assert not (tmp_path / "live" / "dvc.yaml").exists() and not (tmp_path / "dvc.yaml").exists()
     # the selected model reproduces its validation metrics
+    assert hasattr(ckpt["model"], "_metadata")  # module versions survive the canonical save
     fresh = mlp(seed=99)
     meta = load_best(fresh, out)
     assert meta["epoch"] == res.best_epoch and "model" not in meta
@@ -101,6 +102,9 @@ def test_killed_run_resumes_exactly(tmp_path):
         assert hist_b == hist_a and [r["step"] for r in hist_b] == ["0", "1", "2", "3"]
     assert json.loads((tmp_path / "liveB" / "metrics.json").read_text())["step"] == 3
     assert _csv(tmp_path / "outB" / "val_predictions.csv") == _csv(tmp_path / "outA" / "val_predictions.csv")
+    # the resumed run's files are byte-identical to the uninterrupted run's (pickle memo included)
+    assert tree_bytes(tmp_path / "outB") == tree_bytes(tmp_path / "outA")
+    assert tree_bytes(tmp_path / "liveB") == tree_bytes(tmp_path / "liveA")
 
 
 def test_kill_between_dvclive_and_checkpoint_does_not_duplicate_history(tmp_path):

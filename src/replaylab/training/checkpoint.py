@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -37,12 +39,31 @@ def unwrap(model: nn.Module) -> nn.Module:
             return model
 
 
+def _canonical(obj: Any) -> Any:
+    """A copy of the containers in ``obj`` with every string interned: pickle writes an object seen twice as a
+    back-reference, so equal states built differently (fresh vs. loaded from a checkpoint) would otherwise
+    give different bytes. Tensors and other leaves are kept as they are."""
+    if isinstance(obj, str):
+        return sys.intern(obj)
+    if isinstance(obj, OrderedDict):  # a state_dict keeps its ``_metadata`` (module versions) as an attribute
+        out = OrderedDict((_canonical(k), _canonical(v)) for k, v in obj.items())
+        out.__dict__.update(_canonical(vars(obj)))
+        return out
+    if isinstance(obj, dict):
+        return {_canonical(k): _canonical(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_canonical(v) for v in obj]
+    if type(obj) is tuple:
+        return tuple(_canonical(v) for v in obj)
+    return obj
+
+
 def save(obj: Mapping[str, Any], path: str | os.PathLike) -> None:
     """``torch.save`` to memory, then write the bytes to a temporary sibling and rename it over ``path``.
-    (Saving to memory names the archive's records ``archive/...`` whatever the file is called, so the same
-    state gives the same bytes.)"""
+    The same state gives the same bytes: the containers are canonicalised (:func:`_canonical`), and saving to
+    memory names the archive's records ``archive/...`` whatever the file is called."""
     buf = io.BytesIO()
-    torch.save(dict(obj), buf)
+    torch.save(_canonical(dict(obj)), buf)
     with atomic_path(path) as tmp:
         Path(tmp).write_bytes(buf.getbuffer())
 
