@@ -10,7 +10,7 @@ import torch.multiprocessing as mp
 
 from replaylab.training import TrainConfig, distributed, fit
 
-from .toy import ToyDataset, ToyTask, mlp, params_of, without_timing
+from .toy import ToyDataset, ToyTask, mlp, params_of
 
 
 def test_detect_reads_the_torchrun_environment(monkeypatch):
@@ -65,8 +65,8 @@ def _worker(rank: int, world: int, port: int, root: str) -> None:
     distributed.barrier()
     distributed.cleanup()
     with open(os.path.join(root, f"result{rank}.json"), "w") as fh:
-        json.dump({"history": without_timing(res.history), "best_epoch": res.best_epoch, "again": again.resumed_from,
-                   "again_history": without_timing(again.history), "total": total}, fh)  # fmt: skip
+        json.dump({"history": res.history, "best_epoch": res.best_epoch, "again": again.resumed_from,
+                   "again_history": again.history, "total": total}, fh)  # fmt: skip
 
 
 def test_ddp_two_cpu_processes(tmp_path):

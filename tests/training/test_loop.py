@@ -12,7 +12,7 @@ import torch
 from replaylab.training import FitResult, TaskAdapter, TrainConfig, fit, load_best
 from replaylab.training.losses import WeightedCrossEntropy
 
-from .toy import TinyConv, ToyDataset, ToyTask, mlp, params_of, without_timing
+from .toy import TinyConv, ToyDataset, ToyTask, mlp, params_of, tree_bytes
 
 BASE = TrainConfig(epochs=4, batch_size=32, optimizer="adamw", lr_head=0.02, weight_decay=0.01, schedule="cosine",
                    warmup_epochs=0.5, monitor="val_accuracy", monitor_mode="max", seed=3, log_every=2)  # fmt: skip
@@ -42,7 +42,7 @@ def test_fit_learns_and_writes_its_files(tmp_path):
     out = tmp_path / "out"
     assert res.best_path == out / "best.pt" and res.last_path == out / "last.pt"
     rows = _csv(out / "metrics_epoch.csv")
-    assert list(rows[0]) == ["epoch", "step", "lr", "train_loss", "clips_per_s", "val_loss", "val_accuracy"]
+    assert list(rows[0]) == ["epoch", "step", "lr", "train_loss", "val_loss", "val_accuracy"]
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4] and [int(r["step"]) for r in rows] == [8, 16, 24, 32]
     preds = _csv(out / "val_predictions.csv")
     assert len(preds) == 128 and list(preds[0]) == ["sample_id", "label", "prediction", "probability"]
@@ -54,10 +54,11 @@ def test_fit_learns_and_writes_its_files(tmp_path):
     assert {"model", "optimizer", "scheduler", "scaler", "epoch", "global_step", "best_value", "best_epoch", "bad_epochs",
             "live_step", "rng", "config", "history"} <= set(last)  # fmt: skip
     assert (last["epoch"], last["global_step"], last["live_step"]) == (4, 32, 4)
-    for name in ("train_loss", "lr", "val_loss", "val_accuracy", "clips_per_s"):
+    for name in ("train_loss", "lr", "val_loss", "val_accuracy"):
         assert [int(r["step"]) for r in _csv(tmp_path / "live" / "plots" / "metrics" / f"{name}.tsv")] == [0, 1, 2, 3]
     assert not (tmp_path / "live" / "dvc.yaml").exists() and not (tmp_path / "dvc.yaml").exists()
     # the selected model reproduces its validation metrics
+    assert hasattr(ckpt["model"], "_metadata")  # module versions survive the canonical save
     fresh = mlp(seed=99)
     meta = load_best(fresh, out)
     assert meta["epoch"] == res.best_epoch and "model" not in meta
@@ -75,9 +76,9 @@ def test_same_seed_same_run_other_seed_other_run(tmp_path):
     a = _fit(tmp_path, "a", cfg, model=m1)
     b = _fit(tmp_path, "b", cfg, model=m2)
     c = _fit(tmp_path, "c", cfg.replace(seed=4), model=m3)
-    assert without_timing(a.history) == without_timing(b.history)
+    assert a.history == b.history
     assert all(torch.equal(v, params_of(m2)[k]) for k, v in params_of(m1).items())
-    assert without_timing(a.history) != without_timing(c.history)
+    assert a.history != c.history
 
 
 def test_killed_run_resumes_exactly(tmp_path):
@@ -90,17 +91,20 @@ def test_killed_run_resumes_exactly(tmp_path):
     model_b = mlp()
     b = _fit(tmp_path, "B", cfg, model=model_b)
     assert b.resumed_from == 2 and b.epochs_run == 4
-    assert without_timing(b.history) == without_timing(a.history)
+    assert b.history == a.history
     assert (b.best_epoch, b.best_metrics) == (a.best_epoch, a.best_metrics)
     assert all(torch.equal(v, params_of(model_b)[k]) for k, v in params_of(model_a).items())
-    rows_a = without_timing(_csv(tmp_path / "outA" / "metrics_epoch.csv"))
-    assert without_timing(_csv(tmp_path / "outB" / "metrics_epoch.csv")) == rows_a and len(rows_a) == 4
+    rows_a = _csv(tmp_path / "outA" / "metrics_epoch.csv")
+    assert _csv(tmp_path / "outB" / "metrics_epoch.csv") == rows_a and len(rows_a) == 4
     for name in ("train_loss", "val_accuracy", "lr"):
         hist_a = _csv(tmp_path / "liveA" / "plots" / "metrics" / f"{name}.tsv")
         hist_b = _csv(tmp_path / "liveB" / "plots" / "metrics" / f"{name}.tsv")
         assert hist_b == hist_a and [r["step"] for r in hist_b] == ["0", "1", "2", "3"]
     assert json.loads((tmp_path / "liveB" / "metrics.json").read_text())["step"] == 3
     assert _csv(tmp_path / "outB" / "val_predictions.csv") == _csv(tmp_path / "outA" / "val_predictions.csv")
+    # the resumed run's files are byte-identical to the uninterrupted run's (pickle memo included)
+    assert tree_bytes(tmp_path / "outB") == tree_bytes(tmp_path / "outA")
+    assert tree_bytes(tmp_path / "liveB") == tree_bytes(tmp_path / "liveA")
 
 
 def test_kill_between_dvclive_and_checkpoint_does_not_duplicate_history(tmp_path):
@@ -113,7 +117,7 @@ def test_kill_between_dvclive_and_checkpoint_does_not_duplicate_history(tmp_path
         _fit(tmp_path, "B", cfg, _stop_after_epoch=2)
     shutil.copy(tmp_path / "epoch1.pt", tmp_path / "outB" / "last.pt")  # epoch 2 logged, its last.pt "never written"
     b = _fit(tmp_path, "B", cfg)
-    assert b.resumed_from == 1 and without_timing(b.history) == without_timing(a.history)
+    assert b.resumed_from == 1 and b.history == a.history
     hist = _csv(tmp_path / "liveB" / "plots" / "metrics" / "val_loss.tsv")
     assert hist == _csv(tmp_path / "liveA" / "plots" / "metrics" / "val_loss.tsv") and len(hist) == 3
 
@@ -150,6 +154,9 @@ def test_changed_config_or_resume_false_starts_fresh(tmp_path, caplog):
 
 
 class _ConstantTask(ToyTask):
+    def metric_names(self, prefix):
+        return {*super().metric_names(prefix), f"{prefix}_const"}
+
     def evaluate(self, model, loader, device):
         metrics, rows = super().evaluate(model, loader, device)
         return {**metrics, "val_const": 1.0}, rows
@@ -164,8 +171,9 @@ def test_early_stopping_stops_and_stays_stopped(tmp_path):
     task = _ConstantTask()
     again = _fit(tmp_path, "", cfg, task=task)
     assert again.stopped_early and again.epochs_run == 3 and task.eval_calls == 0
-    with pytest.raises(KeyError, match="val_nope"):
+    with pytest.raises(ValueError, match="val_nope"):
         _fit(tmp_path, "x", cfg.replace(monitor="val_nope"))
+    assert not (tmp_path / "outx").exists()
 
 
 def test_accumulation_gives_the_gradients_of_the_big_batch(tmp_path):
@@ -211,3 +219,130 @@ def test_param_groups_frozen_backbone_and_loss_from_class_counts(tmp_path):
     assert list(_csv(tmp_path / "out" / "metrics_epoch.csv")[0])[2:4] == ["lr_backbone", "lr_head"]
     assert all(torch.equal(v, params_of(model[0])[k]) for k, v in frozen.items())
     assert torch.load(tmp_path / "out" / "best.pt", weights_only=True)["class_counts"] == train.class_counts()
+
+
+# ------------------------------------------------------------------ identity, validation, determinism, sweeps
+KEY = {"inputs": {"cache": "0123456789abcdef0123456789abcdef", "split_train": "1a2b3c4d" * 4},
+       "code": "aa" * 16, "model": {"backbone": "mlp", "widths": (16,)}}  # fmt: skip
+
+
+def test_changed_resume_key_names_every_changed_entry(tmp_path, caplog):
+    cfg = BASE.replace(epochs=1)
+    _fit(tmp_path, "", cfg, resume_key=KEY)
+    assert _fit(tmp_path, "", cfg, resume_key=copy.deepcopy(KEY)).resumed_from == 1  # tuple == stored list
+    changed = {**KEY, "inputs": {**KEY["inputs"], "split_train": "9f8e7d6c" * 4}, "code": "bb" * 16, "crop": "ball"}
+    with caplog.at_level(logging.INFO, logger="replaylab.training"):
+        res = _fit(tmp_path, "", cfg, resume_key=changed)
+    assert res.resumed_from == 0 and res.epochs_run == 1
+    assert ("the resume key changed (code: aaaaaaaa -> bbbbbbbb; crop: <absent> -> ball; "
+            "inputs.split_train: 1a2b3c4d -> 9f8e7d6c)") in caplog.text  # fmt: skip
+    for name in ("last.pt", "best.pt"):
+        ckpt = torch.load(tmp_path / "out" / name, weights_only=True)
+        assert ckpt["identity"] == json.loads(json.dumps(changed)) and json.loads(ckpt["resume_key"]) == ckpt["identity"]
+    # a checkpoint of the older format (the key stored as JSON text only) counts as changed
+    last = torch.load(tmp_path / "out" / "last.pt", weights_only=True)
+    del last["identity"]
+    torch.save(last, tmp_path / "out" / "last.pt")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="replaylab.training"):
+        assert _fit(tmp_path, "", cfg, resume_key=changed).resumed_from == 0
+    assert "predates the stored identity mapping" in caplog.text
+
+
+def test_bad_monitor_fails_before_touching_the_finished_run(tmp_path):
+    cfg = BASE.replace(epochs=1)
+    _fit(tmp_path, "", cfg, resume_key=KEY)
+    before = {**tree_bytes(tmp_path / "out"), **{f"live/{k}": v for k, v in tree_bytes(tmp_path / "live").items()}}
+    task = ToyTask()
+    with pytest.raises(ValueError, match=r"monitor='val_auroc'.*\['val_accuracy', 'val_loss'\]"):
+        _fit(tmp_path, "", cfg.replace(monitor="val_auroc"), task=task, resume_key={**KEY, "code": "cc" * 16})
+    assert task.train_steps == 0
+    after = {**tree_bytes(tmp_path / "out"), **{f"live/{k}": v for k, v in tree_bytes(tmp_path / "live").items()}}
+    assert after == before and "best.pt" in after and "last.pt" in after
+
+
+class _UnnamedTask:
+    """A TaskAdapter without ``metric_names``: the monitor is only checked after the first evaluation."""
+
+    def __init__(self):
+        self.inner = ToyTask()
+
+    def training_loss(self, model, batch, device):
+        return self.inner.training_loss(model, batch, device)
+
+    def evaluate(self, model, loader, device):
+        return self.inner.evaluate(model, loader, device)
+
+    def batch_size_of(self, batch):
+        return self.inner.batch_size_of(batch)
+
+
+def test_a_fresh_run_failing_in_its_first_epoch_keeps_the_previous_files(tmp_path):
+    cfg = BASE.replace(epochs=1)
+    _fit(tmp_path, "", cfg)
+    before = tree_bytes(tmp_path / "out"), tree_bytes(tmp_path / "live")
+    task = _UnnamedTask()
+    assert isinstance(task, TaskAdapter)
+    with pytest.raises(KeyError, match="val_nope"):
+        _fit(tmp_path, "", cfg.replace(monitor="val_nope"), task=task)
+    assert task.inner.train_steps > 0  # it trained an epoch, then failed
+    assert (tree_bytes(tmp_path / "out"), tree_bytes(tmp_path / "live")) == before
+
+
+def test_same_params_give_byte_identical_tracked_files(tmp_path):
+    cfg = BASE.replace(epochs=3)
+    a = _fit(tmp_path, "A", cfg, resume_key=KEY, timing_path=tmp_path / "timingA.csv")
+    b = _fit(tmp_path, "B", cfg, resume_key=KEY)
+    assert a.history == b.history and all("clips_per_s" not in row for row in a.history)
+    out_a, live_a = tree_bytes(tmp_path / "outA"), tree_bytes(tmp_path / "liveA")
+    assert sorted(out_a) == ["best.pt", "best_metrics.json", "last.pt", "metrics_epoch.csv", "val_predictions.csv"]
+    assert sorted(live_a) == ["metrics.json", "plots/metrics/lr.tsv", "plots/metrics/train_loss.tsv",
+                              "plots/metrics/val_accuracy.tsv", "plots/metrics/val_loss.tsv"]  # fmt: skip
+    assert out_a == tree_bytes(tmp_path / "outB") and live_a == tree_bytes(tmp_path / "liveB")
+    assert b"clips" not in b"".join(live_a.values()) + out_a["metrics_epoch.csv"]
+    # throughput lives only in the untracked timing file (and the result)
+    rows = _csv(tmp_path / "timingA.csv")
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"] and list(rows[0]) == ["epoch", "seconds", "clips_per_s"]
+    assert all(float(r["seconds"]) > 0 and float(r["clips_per_s"]) > 0 for r in rows)
+    assert [r["epoch"] for r in a.timing] == [1, 2, 3]
+
+
+def test_timing_file_follows_resume(tmp_path):
+    cfg = BASE.replace(epochs=3)
+    timing = tmp_path / "timing.csv"
+    with pytest.raises(KeyboardInterrupt):
+        _fit(tmp_path, "", cfg, timing_path=timing, _stop_after_epoch=2)
+    first = _csv(timing)
+    assert [r["epoch"] for r in first] == ["1", "2"]
+    res = _fit(tmp_path, "", cfg, timing_path=timing)
+    assert res.resumed_from == 2 and [r["epoch"] for r in res.timing] == [3]
+    rows = _csv(timing)
+    assert rows[:2] == first and [r["epoch"] for r in rows] == ["1", "2", "3"]
+    stamp = timing.stat().st_mtime_ns
+    assert _fit(tmp_path, "", cfg, timing_path=timing).timing == [] and timing.stat().st_mtime_ns == stamp
+    res = _fit(tmp_path, "", cfg.replace(lr_head=0.01), timing_path=timing)  # fresh start: the file starts anew
+    assert res.resumed_from == 0 and [r["epoch"] for r in _csv(timing)] == ["1", "2", "3"]
+
+
+@pytest.mark.parametrize("damage", ["delete", "drop_file", "truncate"])
+def test_finished_run_restores_its_live_dir_without_training(tmp_path, damage):
+    cfg = BASE.replace(epochs=2)
+    first = _fit(tmp_path, "", cfg, resume_key=KEY)
+    live = tmp_path / "live"
+    expected, out_before = tree_bytes(live), tree_bytes(tmp_path / "out")
+    if damage == "delete":
+        shutil.rmtree(live)
+    elif damage == "drop_file":
+        (live / "plots" / "metrics" / "val_loss.tsv").unlink()
+    else:
+        tsv = live / "plots" / "metrics" / "train_loss.tsv"
+        tsv.write_text(tsv.read_text().splitlines()[0] + "\n")
+    task = ToyTask()
+    again = _fit(tmp_path, "", cfg, task=task, resume_key=KEY)
+    assert task.train_steps == 0 and task.eval_calls == 0
+    assert again.resumed_from == again.epochs_run == 2 and again.history == first.history
+    assert tree_bytes(live) == expected and tree_bytes(tmp_path / "out") == out_before
+    assert not list(tmp_path.glob(".*"))  # no rebuild directory left behind
+    stamp = (live / "metrics.json").stat().st_mtime_ns
+    _fit(tmp_path, "", cfg, resume_key=KEY)  # an intact directory is not rewritten
+    assert (live / "metrics.json").stat().st_mtime_ns == stamp

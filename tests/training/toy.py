@@ -67,11 +67,16 @@ class ToyTask:
         self.loss = loss if loss is not None else nn.CrossEntropyLoss()
         self.autocast_seen: list[tuple[bool, torch.dtype]] = []
         self.eval_calls = 0
+        self.train_steps = 0  # training_loss calls (every optimiser step makes at least one)
+
+    def metric_names(self, prefix: str) -> set[str]:
+        return {f"{prefix}_loss", f"{prefix}_accuracy"}
 
     def batch_size_of(self, batch: dict) -> int:
         return int(batch["label"].shape[0])
 
     def training_loss(self, model: nn.Module, batch: dict, device: torch.device) -> torch.Tensor:
+        self.train_steps += 1
         self.autocast_seen.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
         logits = model(batch["x"].to(device))
         return self.loss(logits.float(), batch["label"].to(device))
@@ -97,5 +102,6 @@ def params_of(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def without_timing(history: list[dict]) -> list[dict]:
-    return [{k: v for k, v in row.items() if k != "clips_per_s"} for row in history]
+def tree_bytes(root) -> dict[str, bytes]:
+    """Every file under ``root``: relative path -> bytes."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}

@@ -4,7 +4,7 @@ resume, dvclive)."""
 
 from .checkpoint import load_best
 from .config import TrainConfig
-from .loop import FitResult, TaskAdapter, fit
+from .loop import FitResult, NamesMetrics, TaskAdapter, fit
 from .losses import build_loss
 
-__all__ = ["FitResult", "TaskAdapter", "TrainConfig", "build_loss", "fit", "load_best"]
+__all__ = ["FitResult", "NamesMetrics", "TaskAdapter", "TrainConfig", "build_loss", "fit", "load_best"]

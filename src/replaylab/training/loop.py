@@ -8,9 +8,12 @@ and dvclive logging, and resuming a killed run exactly where its last finished e
 Files in ``out_dir`` (written by rank 0 only, each atomically):
 
 * ``last.pt``: everything needed to continue (see :func:`fit`), rewritten after every epoch;
-* ``best.pt``: the model of the best validation epoch, with its epoch, metrics and config;
+* ``best.pt``: the model of the best validation epoch, with its epoch, metrics, config and identity;
 * ``val_predictions.csv`` / ``best_metrics.json``: that epoch's prediction rows and metrics;
-* ``metrics_epoch.csv``: one row per epoch (epoch, step, learning rates, train_loss, clips_per_s, val metrics).
+* ``metrics_epoch.csv``: one row per epoch (epoch, step, learning rates, train_loss, val metrics).
+
+These files and the dvclive directory hold no wall-clock figure: the same seed, data, code and config give
+the same bytes. Throughput (seconds, clips/s) goes to the log and to the optional, untracked ``timing_path``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +41,7 @@ from .config import TrainConfig
 from .losses import build_loss
 from .schedule import LRSchedule, build_optimizer, lr_columns, resolve_param_groups
 
-__all__ = ["FitResult", "TaskAdapter", "fit", "load_best"]
+__all__ = ["FitResult", "NamesMetrics", "TaskAdapter", "fit", "load_best"]
 
 log = logging.getLogger("replaylab.training")
 
@@ -61,6 +64,17 @@ class TaskAdapter(Protocol):
         """Number of samples in ``batch``."""
         ...
 
+    # Optional (not part of the runtime check): ``metric_names(prefix: str) -> Collection[str]``, the metric
+    # names ``evaluate`` returns for ``prefix`` "val" (e.g. ``{"val_loss", "val_auroc"}``). A task that has it
+    # gets its ``cfg.monitor`` checked before ``fit`` touches any file.
+
+
+@runtime_checkable
+class NamesMetrics(Protocol):
+    """A task that can list its metric names up front (see :class:`TaskAdapter`)."""
+
+    def metric_names(self, prefix: str) -> Collection[str]: ...
+
 
 @dataclass
 class FitResult:
@@ -72,6 +86,7 @@ class FitResult:
     best_path: Path | None = None
     last_path: Path | None = None
     resumed_from: int = 0  # epochs already done when this call started (0 = fresh start)
+    timing: list[dict] = field(default_factory=list)  # this call's epochs: {epoch, seconds, clips_per_s}
 
 
 @dataclass
@@ -102,6 +117,7 @@ def fit(
     collate_fn: Callable | None = None,
     resume: bool = True,
     resume_key: Mapping[str, Any] | None = None,
+    timing_path: str | os.PathLike | None = None,
     _stop_after_epoch: int | None = None,
 ) -> FitResult:
     """Train ``model`` on ``train_set``, select on ``val_set``; see the module docstring for the files.
@@ -111,10 +127,21 @@ def fit(
       ``cfg.lr_head``. Frozen parameters are skipped.
     * ``class_counts``: training-set class counts; saved with the checkpoints, and used to build
       ``build_loss(cfg, class_counts=...)`` for a task whose ``loss`` attribute is None.
-    * ``resume``: continue from ``out_dir/last.pt`` when its config equals ``cfg`` except for ``epochs``
-      (and ``resume_key``, the caller's extra identity such as model options, is equal, and the model and
-      optimiser groups have the same layout); otherwise start fresh, saying why. A finished run (all epochs
-      done, or stopped early) is not trained again: its result is returned.
+    * ``resume_key``: the caller's identity of the run, a JSON-compatible nested mapping (input digests,
+      code digest, model options, ...; see :mod:`.fingerprint`), stored in both checkpoints.
+    * ``resume``: continue from ``out_dir/last.pt`` when its config equals ``cfg`` except for ``epochs``, its
+      stored ``resume_key`` equals this one, and the model and optimiser groups have the same layout;
+      otherwise start fresh, logging every entry that changed. The previous files are removed only when the
+      first new epoch is written, so a run that fails before that keeps them. A finished run (all epochs
+      done, or stopped early) is not trained again: its result is returned, and ``live_dir`` is rewritten from
+      the checkpoint's history when it is missing or differs from it (e.g. a DVC experiment that restored
+      the persisted model but not the dvclive directory).
+    * ``timing_path``: optional untracked CSV with one row per epoch, ``epoch,seconds,clips_per_s``
+      (seconds: the epoch's training + evaluation wall time; clips_per_s: training samples over all ranks per
+      second of the training pass). Rewritten after every epoch: a fresh start begins it anew, a resumed run
+      keeps the rows of the epochs it continues from; a finished run leaves it alone.
+    * A task with ``metric_names(prefix)`` has ``cfg.monitor`` checked against ``metric_names("val")`` first:
+      a ``ValueError`` before any file is touched.
     * ``_stop_after_epoch``: test hook, raises KeyboardInterrupt after that epoch's files are written.
 
     Under ``torchrun`` (``WORLD_SIZE`` > 1) every rank calls ``fit`` with the same arguments. ``fit`` joins the
@@ -125,6 +152,8 @@ def fit(
     selection / early-stopping decisions are broadcast. The model is put in ``train()`` mode every epoch; a
     model that keeps parts frozen in eval mode should override ``train()``.
     """
+    _check_monitor(task, cfg)
+    resume_key = checkpoint.normalize_key(resume_key)
     device = _resolve_device(cfg.device)
     info, created = distributed.init(device.type)
     if created:  # the group lives as long as the process (a later fit, or the caller's test pass, reuses it)
@@ -133,11 +162,21 @@ def fit(
         device = torch.device("cuda", info.local_rank)
     run = _Run(model=model, task=task, train_set=train_set, val_set=val_set, cfg=cfg, out_dir=Path(out_dir),
                live_dir=Path(live_dir), param_groups=param_groups, class_counts=class_counts, collate_fn=collate_fn,
-               resume_key=resume_key, device=device, info=info)  # fmt: skip
+               resume_key=resume_key, timing_path=timing_path, device=device, info=info)  # fmt: skip
     return run.execute(resume=resume, stop_after_epoch=_stop_after_epoch)
 
 
 # ------------------------------------------------------------------------------------------ helpers
+def _check_monitor(task: TaskAdapter, cfg: TrainConfig) -> None:
+    """``cfg.monitor`` must be one of the task's validation metrics (when the task can name them)."""
+    if not isinstance(task, NamesMetrics):
+        return
+    names = sorted(task.metric_names("val"))
+    if cfg.monitor not in names:
+        raise ValueError(f"TrainConfig.monitor={cfg.monitor!r} is not one of the task's validation metrics {names}; "
+                         "nothing was trained and no file was changed")  # fmt: skip
+
+
 def _resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("TrainConfig.device='cuda' but CUDA is not available")
@@ -192,11 +231,15 @@ def _as_metrics(metrics: Mapping[str, Any], reserved: Sequence[str]) -> dict[str
 # ------------------------------------------------------------------------------------------ the run
 class _Run:
     def __init__(self, *, model, task, train_set, val_set, cfg: TrainConfig, out_dir: Path, live_dir: Path, param_groups,
-                 class_counts, collate_fn, resume_key, device: torch.device, info: distributed.DistInfo):  # fmt: skip
+                 class_counts, collate_fn, resume_key, timing_path, device: torch.device, info: distributed.DistInfo):  # fmt: skip
         self.cfg, self.task, self.train_set, self.val_set = cfg, task, train_set, val_set
         self.out_dir, self.live_dir, self.collate_fn = out_dir, live_dir, collate_fn
         self.class_counts = None if class_counts is None else [int(c) for c in class_counts]
         self.resume_key = resume_key
+        self.timing_path = None if timing_path is None else Path(timing_path)
+        self.timing: list[dict] = []  # rank 0: rows of timing_path (earlier invocations' included)
+        self.new_timing: list[dict] = []  # rank 0: this invocation's rows
+        self.pending_clear = False  # rank 0: a fresh start whose first epoch must first remove the old files
         self.device, self.info = device, info
         self.main = info.is_main
         if self.main:
@@ -270,14 +313,15 @@ class _Run:
                 if reason is not None:
                     ckpt = None
                     log.warning("Not resuming from %s: %s. Starting fresh.", path, reason)
-            if ckpt is None:
-                self._clear_outputs()
+            self.pending_clear = ckpt is None
         return distributed.broadcast_object(ckpt)
 
     def _clear_outputs(self) -> None:
-        """A fresh start must not leave an older run's files behind (a stale last.pt would be resumed)."""
+        """A fresh start must not leave an older run's files behind (a stale last.pt would be resumed); called
+        when its first epoch is written, so that a run failing before that keeps the previous model."""
         for name in (LAST, BEST, records.METRICS_CSV, records.PREDICTIONS_CSV, records.BEST_METRICS_JSON):
             (self.out_dir / name).unlink(missing_ok=True)
+        self.pending_clear = False
 
     def _restore(self, ckpt: dict) -> None:
         self.module.load_state_dict(ckpt["model"])
@@ -300,7 +344,7 @@ class _Run:
     def _last_checkpoint(self) -> dict[str, Any]:
         s = self.state
         return {
-            "format": checkpoint.FORMAT, "config": self.cfg.to_dict(), "resume_key": checkpoint.fingerprint(self.resume_key),
+            "format": checkpoint.FORMAT, "config": self.cfg.to_dict(), **checkpoint.identity_fields(self.resume_key),
             "model": self.module.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.schedule.state_dict(), "scaler": self.scaler.state_dict(),
             "epoch": s.epochs_done, "global_step": s.global_step, "best_value": s.best_value, "best_epoch": s.best_epoch,
@@ -314,7 +358,8 @@ class _Run:
         best = self.out_dir / BEST if s.best_epoch is not None else None
         return FitResult(best_epoch=s.best_epoch, best_metrics=dict(s.best_metrics), epochs_run=s.epochs_done,
                          stopped_early=s.stopped_early, history=[dict(r) for r in s.history], best_path=best,
-                         last_path=self.out_dir / LAST, resumed_from=resumed_from)  # fmt: skip
+                         last_path=self.out_dir / LAST, resumed_from=resumed_from,
+                         timing=[dict(r) for r in self.new_timing])  # fmt: skip
 
     # -------------------------------------------------------------- main
     def execute(self, *, resume: bool, stop_after_epoch: int | None) -> FitResult:
@@ -330,6 +375,8 @@ class _Run:
             if self.main:
                 why = "stopped early" if s.stopped_early else "all epochs done"
                 log.info("Training in %s already finished after epoch %d (%s): nothing to do", self.out_dir, s.epochs_done, why)
+                if records.sync_live(self.live_dir, s.history):
+                    log.info("Rewrote %s from the checkpoint's history (it was missing or incomplete)", self.live_dir)
             return self._result(resumed_from)
         if resumed_from and self.main:
             log.info("Resuming %s after epoch %d of %d (step %d)", self.out_dir, s.epochs_done, cfg.epochs, s.global_step)
@@ -338,19 +385,22 @@ class _Run:
             self.model = nn.parallel.DistributedDataParallel(
                 self.module, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=False)  # fmt: skip
-        live = self._open_live(resumed=resumed_from > 0) if self.main else None
+        live = None  # opened when the first epoch is written (a fresh dvclive directory wipes the old one)
         val_loader = self._val_loader() if self.main else None
+        if self.main and self.timing_path is not None:
+            self.timing = records.read_timing(self.timing_path, upto_epoch=resumed_from) if resumed_from else []
 
         for epoch in range(s.epochs_done, cfg.epochs):
             seeding.seed_everything(seeding.derive_seed(cfg.seed, epoch, self.info.rank, seeding.GLOBAL_STREAM))
             if hasattr(self.train_set, "set_epoch"):
                 self.train_set.set_epoch(epoch)
+            epoch_start = time.perf_counter()
             train_loss, clips_per_s, lrs = self._train_epoch(epoch)
 
             decision, failure = None, None
             if self.main:
                 try:
-                    decision = self._evaluate_and_decide(epoch, val_loader, train_loss, clips_per_s, lrs)
+                    decision = self._evaluate_and_decide(epoch, val_loader, train_loss, lrs)
                 except Exception as err:  # noqa: BLE001 - re-raised below, after telling the waiting ranks
                     decision, failure = {"error": f"{type(err).__name__}: {err}"}, err
             distributed.barrier()
@@ -359,15 +409,21 @@ class _Run:
                 if failure is not None:
                     raise failure
                 raise RuntimeError(f"evaluation failed on rank 0: {decision['error']}")
+            if self.main and live is None:  # before the epoch joins the history that a resumed dvclive replays
+                if self.pending_clear:
+                    self._clear_outputs()
+                live = self._open_live(resumed=resumed_from > 0)
             self._apply_decision(decision)
             if self.main:
                 self._write_epoch(decision, live)
             distributed.barrier()
             if self.main:
                 row = s.history[-1]
-                log.info("epoch %d/%d  train_loss %.4f  %s %.4f  (best %.4f at epoch %s)%s", epoch + 1, cfg.epochs,
-                         train_loss, cfg.monitor, row.get(cfg.monitor, float("nan")),
-                         float("nan") if s.best_value is None else s.best_value, s.best_epoch,
+                seconds = time.perf_counter() - epoch_start
+                self._record_timing(epoch + 1, seconds, clips_per_s)
+                log.info("epoch %d/%d  train_loss %.4f  %s %.4f  (best %.4f at epoch %s)  %.1f s, %.1f clips/s%s",
+                         epoch + 1, cfg.epochs, train_loss, cfg.monitor, row.get(cfg.monitor, float("nan")),
+                         float("nan") if s.best_value is None else s.best_value, s.best_epoch, seconds, clips_per_s,
                          "  -> early stop" if s.stopped_early else "")  # fmt: skip
             if stop_after_epoch is not None and epoch + 1 == stop_after_epoch:
                 raise KeyboardInterrupt(f"_stop_after_epoch={stop_after_epoch}")
@@ -376,6 +432,13 @@ class _Run:
         if live is not None:
             live.end()
         return self._result(resumed_from)
+
+    def _record_timing(self, epoch: int, seconds: float, clips_per_s: float) -> None:
+        row = {"epoch": epoch, "seconds": round(seconds, 3), "clips_per_s": round(clips_per_s, 1)}
+        self.new_timing.append(row)
+        if self.timing_path is not None:
+            self.timing = [r for r in self.timing if int(r["epoch"]) < epoch] + [row]
+            records.write_rows(self.timing_path, self.timing)
 
     def _open_live(self, *, resumed: bool):
         from dvclive import Live
@@ -432,13 +495,13 @@ class _Run:
         elapsed = max(time.perf_counter() - start, 1e-9)
         return total / max(n, 1.0), n / elapsed, lrs
 
-    def _evaluate_and_decide(self, epoch: int, val_loader, train_loss: float, clips_per_s: float, lrs: list[float]) -> dict:
+    def _evaluate_and_decide(self, epoch: int, val_loader, train_loss: float, lrs: list[float]) -> dict:
         cfg, s = self.cfg, self.state
         self.module.eval()
         with torch.no_grad(), self._autocast():
             metrics, rows = self.task.evaluate(self.module, val_loader, self.device)
         self.module.train()
-        metrics = _as_metrics(metrics, (*records.INDEX_KEYS, *self.lr_cols, "train_loss", "clips_per_s"))
+        metrics = _as_metrics(metrics, (*records.INDEX_KEYS, *self.lr_cols, "train_loss"))
         self._epoch_rows = rows
         if cfg.monitor not in metrics:
             raise KeyError(f"monitor {cfg.monitor!r} is not among the metrics evaluate() returned: {sorted(metrics)}")
@@ -447,7 +510,7 @@ class _Run:
         bad = 0 if improved else s.bad_epochs + 1
         stop = cfg.early_stop_patience > 0 and bad >= cfg.early_stop_patience and epoch + 1 < cfg.epochs
         row = {"epoch": epoch + 1, "step": s.global_step, **dict(zip(self.lr_cols, lrs)), "train_loss": train_loss,
-               "clips_per_s": clips_per_s, **metrics}  # fmt: skip
+               **metrics}  # fmt: skip
         return {"row": row, "metrics": metrics, "value": value, "improved": improved, "bad": bad, "stop": stop}
 
     def _apply_decision(self, d: dict) -> None:
@@ -468,7 +531,7 @@ class _Run:
             checkpoint.save({"format": checkpoint.FORMAT, "model": self.module.state_dict(), "epoch": s.best_epoch,
                              "metrics": s.best_metrics, "monitor": self.cfg.monitor, "monitor_value": s.best_value,
                              "config": self.cfg.to_dict(), "class_counts": self.class_counts,
-                             "resume_key": checkpoint.fingerprint(self.resume_key)}, out / BEST)  # fmt: skip
+                             **checkpoint.identity_fields(self.resume_key)}, out / BEST)  # fmt: skip
             records.write_rows(out / records.PREDICTIONS_CSV, self._epoch_rows)
             records.write_best_metrics(out / records.BEST_METRICS_JSON, s.best_epoch, s.best_metrics)
         records.write_rows(out / records.METRICS_CSV, s.history)
