@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 
 import pytest
@@ -75,3 +76,84 @@ def test_lr_fills_unset_rates_and_unknown_task():
     assert (tc.lr_backbone, tc.lr_head, tc.seed, tc.monitor) == (3e-4, 1e-3, 5, "val_auroc")
     with pytest.raises(SystemExit, match=r"train@actions: this task has no trainer \(tasks with one: header, foul\)"):
         train_task("actions", P.validate({}))
+
+
+def _copy_inputs(root, dst):
+    shutil.copytree(root / "cache", dst / "cache")
+    shutil.copytree(root / "splits", dst / "splits")
+    return dst
+
+
+def _rows(path):
+    lines = path.read_text().splitlines()
+    return lines[0], lines[1:]
+
+
+def _flip_label(work):
+    head, rows = _rows(work / "splits/header/train.csv")
+    col = head.split(",").index("label")
+    cells = rows[0].split(",")
+    cells[col] = "0" if cells[col] == "1" else "1"
+    (work / "splits/header/train.csv").write_text("\n".join([head, ",".join(cells), *rows[1:]]) + "\n")
+
+
+def _drop_sample(work):
+    head, rows = _rows(work / "splits/header/train.csv")
+    (work / "splits/header/train.csv").write_text("\n".join([head, *rows[1:]]) + "\n")
+
+
+def _move_to_val(work):
+    head, rows = _rows(work / "splits/header/train.csv")
+    vhead, vrows = _rows(work / "splits/header/val.csv")
+    (work / "splits/header/train.csv").write_text("\n".join([head, *rows[1:]]) + "\n")
+    (work / "splits/header/val.csv").write_text("\n".join([vhead, *vrows, rows[0]]) + "\n")
+
+
+def _change_crop(work, data):
+    changed = dict(data["cache_clips"]["header"], crop_px=48)
+    params = P.validate({**data, "cache_clips": {**data["cache_clips"], "out_dir": str(work / "cache"), "header": changed}})
+    cfg = params.cache_clips.header
+    build_cache(task_index("header", cfg, seed=3, margin_s=0.1), spec_from_params(cfg), out_h5=work / "cache/header.h5",
+                out_index=work / "cache/header_index.csv", work_dir=work / "w", progress=False)  # fmt: skip
+
+
+@pytest.mark.parametrize("change", ["label", "drop", "split", "crop"])
+def test_a_changed_input_retrains(tiny_header, tmp_path, monkeypatch, caplog, change):
+    """A finished model is never reused for other data: each change starts fresh, says what changed and gives
+    another model; the unchanged inputs give back the finished run as it was."""
+    root, data = tiny_header
+    work = _copy_inputs(root, tmp_path)
+    monkeypatch.chdir(work)
+    log = logging.getLogger("replaylab.training")
+    monkeypatch.setattr(log, "handlers", [*log.handlers, caplog.handler])  # it may not propagate (it prints itself)
+    monkeypatch.setattr(log, "level", logging.INFO)
+    local = {**data, "cache_clips": {**data["cache_clips"], "out_dir": str(work / "cache")},
+             "split": {**data["split"], "out_dir": str(work / "splits")},
+             "train": {**data["train"], "out_dir": str(work / "models"), "live_dir": str(work / "live")}}  # fmt: skip
+    first = train_task("header", P.validate(local))
+    best = (work / "models/header/best.pt").read_bytes()
+    caplog.clear()
+    again = train_task("header", P.validate(local))
+    assert again == first and (work / "models/header/best.pt").read_bytes() == best
+    assert any("already finished" in r.getMessage() for r in caplog.records)
+
+    {"label": _flip_label, "drop": _drop_sample, "split": _move_to_val}.get(change, lambda w: _change_crop(w, data))(work)
+    caplog.clear()
+    retrained = train_task("header", P.validate(local))
+    said = " ".join(r.getMessage() for r in caplog.records)
+    changed = "inputs.cache" if change == "crop" else "inputs.split_val" if change == "split" else "inputs.split_train"
+    assert "Starting fresh" in said and changed in said, said
+    assert "already finished" not in said and retrained["epochs_run"] == 2
+    assert (work / "models/header/best.pt").read_bytes() != best
+
+
+def test_a_bad_monitor_fails_before_anything_is_touched(tiny_header, tmp_path, monkeypatch):
+    root, data = tiny_header
+    monkeypatch.chdir(tmp_path)
+    local = {**data, "train": {**data["train"], "out_dir": str(tmp_path / "models"), "live_dir": str(tmp_path / "live")}}
+    train_task("header", P.validate(local))
+    before = {p: p.read_bytes() for p in (tmp_path / "models/header").rglob("*") if p.is_file()}
+    bad = {**local, "train": {**local["train"], "header": {**local["train"]["header"], "monitor": "val_aucroc"}}}
+    with pytest.raises(SystemExit, match="train.header.monitor: 'val_aucroc' is not a validation metric.*val_auroc"):
+        train_task("header", P.validate(bad))
+    assert {p: p.read_bytes() for p in (tmp_path / "models/header").rglob("*") if p.is_file()} == before

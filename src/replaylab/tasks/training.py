@@ -35,6 +35,7 @@ __all__ = ["ClipData", "Trainable", "TrainContext", "round_metric", "train_confi
 
 #: Packages whose source defines every trained model (the task's own package is added per task).
 CODE = ("replaylab.models", "replaylab.training", "replaylab.data.dataset", "replaylab.data.augment", "replaylab.tasks.training")
+TIMING_DIR = "logs"  # git-ignored, not a DVC output
 #: ``train.<task>`` keys that change how fast a run goes, not what it learns (not part of the identity).
 NOT_IDENTITY = ("epochs", "threads", "num_workers", "device", "view_chunk")
 
@@ -162,7 +163,8 @@ def train_task(task: str, params) -> dict | None:
         write_text(out.model / "config.yaml", to_yaml(resolved))
     result = fit(model=trainable.model, task=trainable.adapter, train_set=data.train, val_set=data.val, cfg=tcfg,
                  out_dir=out.model, live_dir=out.live, param_groups=trainable.param_groups,
-                 class_counts=trainable.class_counts, collate_fn=trainable.collate_fn, resume_key=identity)  # fmt: skip
+                 class_counts=trainable.class_counts, collate_fn=trainable.collate_fn, resume_key=identity,
+                 timing_path=timing_path(task))  # fmt: skip
     if not is_main():
         return None
     load_best(trainable.model, out.model)  # the selected checkpoint, scored once on the test split by the task
@@ -175,6 +177,11 @@ def train_task(task: str, params) -> dict | None:
         "stopped_early": result.stopped_early,
     }
     return summary | spec.trainer.finish(ctx, trainable, result)
+
+
+def timing_path(task: str) -> Path:
+    """Epoch times and throughput of the last ``train@<task>`` (wall-clock figures stay out of DVC outputs)."""
+    return Path(TIMING_DIR) / f"train_{task}_timing.csv"
 
 
 def check_monitor(task: str, monitor: str, adapter: Any) -> None:

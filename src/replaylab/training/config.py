@@ -27,7 +27,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 #: Fields that may differ between a checkpoint and the current run without forcing a fresh start.
-RESUME_IGNORED_FIELDS: tuple[str, ...] = ("epochs",)
+RESUME_IGNORED_FIELDS: tuple[str, ...] = ("epochs", "num_workers", "log_every")
 
 
 @dataclass(frozen=True)
