@@ -52,3 +52,18 @@ def test_mvit_is_built_for_the_clip_shape():
         with pytest.raises(ValueError, match="built for 4x32x64 clips"):
             model(torch.randn(1, 3, 4, 32, 32))
     assert callable(model.blocks) and len(model.blocks()) == 17
+
+
+def test_mvit_map_is_the_normalised_patch_tokens_on_their_grid():
+    """The map is the patch tokens after the final norm in (t, h, w) order; the class token is dropped."""
+    model = build_backbone("mvit_v2_s", frames=2, size=(32, 64), drop_path=0.0).eval()
+    x = torch.randn(1, 3, 2, 32, 64)
+    with torch.no_grad():
+        tokens = model.pos_encoding(model.conv_proj(x).flatten(2).transpose(1, 2))
+        thw = (model.pos_encoding.temporal_size, *model.pos_encoding.spatial_size)
+        for block in model.layers:
+            tokens, thw = block(tokens, thw)
+        tokens = model.norm(tokens)
+        fmap = model(x)
+    assert fmap.shape == (1, 768, 1, 1, 2) and model.feature_grid(2, (32, 64)) == (1, 1, 2)
+    torch.testing.assert_close(fmap.flatten(2).transpose(1, 2), tokens[:, 1:])
