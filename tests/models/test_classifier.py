@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from replaylab.models import VideoClassifier, build_classifier, normalisation_of, param_groups, set_finetune_mode
+from replaylab.models.heads import PoolingHead
 from replaylab.training.config import TrainConfig
 from replaylab.training.schedule import build_optimizer, resolve_param_groups
 
@@ -44,9 +45,18 @@ def _bn_stats(module: nn.Module) -> list[torch.Tensor]:
 def test_build_classifier():
     model = build_classifier(backbone="compact3d", num_classes=2, frames=8, size=(32, 32), dropout=0.3)
     assert isinstance(model, VideoClassifier) and isinstance(model.head, nn.Linear)
-    assert model.head.in_features == model.backbone.feature_dim == 256 and model.head.out_features == 2
+    # compact3d: a 128-channel map, pooled by mean and max into 256 features
+    assert model.backbone.feature_dim == 128 and model.head.in_features == model.feature_dim == 256
+    assert model.head.out_features == 2 and isinstance(model.head, PoolingHead)
     assert model.dropout.p == 0.3 and model.load_report is None and model.backbone_name == "compact3d"
-    assert model(torch.randn(2, 3, 8, 32, 32)).shape == (2, 2)
+    assert [k for k in model.state_dict() if k.startswith("head")] == ["head.weight", "head.bias"]
+    model.eval()
+    x = torch.randn(2, 3, 8, 32, 32)
+    fmap = model.feature_map(x)
+    assert fmap.shape == (2, 128, 2, 2, 2)
+    pooled = torch.cat((fmap.mean(dim=(2, 3, 4)), fmap.amax(dim=(2, 3, 4))), 1)
+    torch.testing.assert_close(model.features(x), pooled)
+    torch.testing.assert_close(model(x), pooled @ model.head.weight.T + model.head.bias)
     with pytest.raises(ValueError, match="num_classes"):
         build_classifier(backbone="compact3d", num_classes=0, frames=8, size=(32, 32))
 
@@ -101,6 +111,23 @@ def test_modes_respect_parameters_the_backbone_keeps_fixed():
     clone = copy.deepcopy(model)
     set_finetune_mode(clone, mode="partial", partial_blocks=1)
     assert not clone.backbone.layer4[0].conv1.bn.weight.requires_grad and clone.backbone.layer4[0].conv1.conv.weight.requires_grad
+
+
+def test_videomae_head_applies_the_backbone_fc_norm_after_pooling():
+    """VideoMAE's fc_norm stays a backbone tensor (key, optimiser group, frozen with the backbone) and the
+    pooling head applies it to the pooled tokens: logits = linear(fc_norm(token mean))."""
+    model = build_classifier(backbone="videomae_tiny", num_classes=2, frames=4, size=(32, 32)).eval()
+    assert "backbone.fc_norm.weight" in model.state_dict() and not any("norm" in k for k in model.head.state_dict())
+    x = torch.randn(2, 3, 4, 32, 32)
+    fmap = model.feature_map(x)
+    assert fmap.shape == (2, 192, 2, 2, 2)
+    pooled = model.backbone.fc_norm(fmap.flatten(2).mean(2))
+    torch.testing.assert_close(model.features(x), pooled)
+    torch.testing.assert_close(model(x), pooled @ model.head.weight.T + model.head.bias)
+    groups = {g["name"]: {id(p) for p in g["params"]} for g in param_groups(model, lr_backbone=1, lr_head=1, weight_decay=0)}
+    assert id(model.backbone.fc_norm.weight) in groups["backbone_no_decay"]
+    clone = copy.deepcopy(model)  # the head's pool follows the copy's own backbone
+    assert clone.head.pool.norm is clone.backbone.fc_norm
 
 
 def test_param_groups():

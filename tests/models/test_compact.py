@@ -1,4 +1,4 @@
-"""compact3d: size, shapes (time kept early), the motion input, and that it learns a small moving object."""
+"""compact3d: size, map shapes (time kept early), the motion input, and that it learns a small moving object."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from replaylab.models import build_backbone, create_compact3d
+from replaylab.models.heads import global_pool_of
 
 
 def test_small_and_keeps_early_temporal_resolution():
@@ -16,14 +17,15 @@ def test_small_and_keeps_early_temporal_resolution():
         b.register_forward_hook(lambda mod, i, o: shapes.append(tuple(o.shape[1:])))
     with torch.no_grad():
         out = m(torch.randn(2, 3, 16, 64, 64))
-    assert out.shape == (2, 256) == (2, m.feature_dim)
+    assert out.shape == (2, 128, 4, 4, 4) == (2, m.feature_dim, *m.feature_grid(16, (64, 64)))
+    assert m.feature_strides == (4, 16, 16) and m.feature_pool == "mean+max" and global_pool_of(m).out_dim == 256
     assert shapes == [(16, 16, 32, 32), (16, 16, 32, 32), (32, 16, 16, 16), (64, 8, 8, 8), (128, 4, 4, 4)]
 
 
 def test_motion_channels_and_width():
     assert create_compact3d().stem[0].in_channels == 6
     m = create_compact3d(width=2.0, motion=False)
-    assert m.stem[0].in_channels == 3 and m.feature_dim == 512
+    assert m.stem[0].in_channels == 3 and m.feature_dim == 256
 
 
 def _clips(n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,12 +43,13 @@ def _clips(n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
 def test_learns_a_small_moving_object_quickly():
     gen = torch.Generator().manual_seed(1)
     model = create_compact3d(width=0.5)
-    head = torch.nn.Linear(model.feature_dim, 2)
+    pool = global_pool_of(model)
+    head = torch.nn.Linear(pool.out_dim, 2)
     opt = torch.optim.AdamW([*model.parameters(), *head.parameters()], lr=1e-2)
     losses = []
     for _ in range(40):
         x, y = _clips(16, gen)
-        loss = F.cross_entropy(head(model(x)), y)
+        loss = F.cross_entropy(head(pool(model(x))), y)
         opt.zero_grad()
         loss.backward()
         opt.step()

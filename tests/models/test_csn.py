@@ -49,7 +49,7 @@ def test_temporal_and_spatial_downsampling():
     with torch.no_grad():
         out = m(torch.randn(1, 3, 16, 64, 64))
     assert shapes == [(16, 16, 16), (16, 16, 16), (8, 8, 8), (4, 4, 4), (2, 2, 2)]
-    assert out.shape == (1, 256)
+    assert out.shape == (1, 256, 2, 2, 2) and m.feature_strides == (8, 32, 32)
 
 
 def test_bn_frozen_keeps_statistics_and_affine_fixed():

@@ -179,3 +179,13 @@ def test_torchvision_backbones_plug_in(name):
     with torch.no_grad():
         action, offence = net(torch.randn(1, 2, 3, 8, 32, 32))
     assert action.shape == (1, 8) and offence.shape == (1, 4)
+
+
+def test_view_features_are_the_pooled_backbone_maps():
+    net = _net("mean").eval()
+    clips = torch.randn(3, 3, 4, 16, 16)
+    with torch.no_grad():
+        fmap = net.backbone(clips)
+        pooled = torch.cat((fmap.mean(dim=(2, 3, 4)), fmap.amax(dim=(2, 3, 4))), 1)  # compact3d: mean + max
+        torch.testing.assert_close(net.encode(clips), pooled)
+    assert net.feature_dim == 2 * net.backbone.feature_dim and not list(net.head["pool"].parameters())

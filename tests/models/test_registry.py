@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from replaylab.models import BACKBONES, BackboneSpec, build_backbone, get_spec, input_constraints, normalisation_of, register
+from replaylab.models.heads import global_pool_of
 from replaylab.models.registry import module_blocks
 
 EXPECTED = {
@@ -22,16 +23,17 @@ def test_registered_names():
 
 @pytest.mark.parametrize("name", sorted(n for n, s in BACKBONES.items() if not s.heavy))
 def test_builds_runs_and_lists_blocks(name):
-    """Forward + backward on the smallest input each backbone takes; features (B, feature_dim); the blocks
-    cover every parameter exactly once."""
+    """Forward + backward (through its declared global pooling) on the smallest input each backbone takes;
+    a map (B, feature_dim, *feature_grid); every trainable parameter gets a gradient; the blocks cover every
+    parameter exactly once."""
     spec = get_spec(name)
     frames, size = spec.smallest_input
     spec.check(frames, size)  # the smallest input passes its own check
     model = build_backbone(name, frames=frames, size=size)
     x = torch.randn(2, 3, frames, *size)
     y = model(x)
-    assert y.shape == (2, model.feature_dim)
-    y.square().mean().backward()
+    assert y.shape == (2, model.feature_dim, *model.feature_grid(frames, size))
+    global_pool_of(model)(y).square().mean().backward()  # its declared pooling (VideoMAE: + its fc_norm)
     params = list(model.parameters())
     assert all(p.grad is not None for p in params if p.requires_grad)
     blocks = spec.blocks(model)
@@ -40,6 +42,49 @@ def test_builds_runs_and_lists_blocks(name):
     assert len(in_blocks) == len(set(in_blocks)) == len(params)
     assert set(in_blocks) == {id(p) for p in params}
     assert spec.norm == normalisation_of(name)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in BACKBONES.items() if not s.heavy))
+def test_feature_map_shape_follows_the_declared_strides(name):
+    """The map's (T', H', W') is the input divided by ``feature_strides``, rounded up (padded strided convs and
+    pools) -- except S3D, whose last 2x max pool is unpadded and rounds down -- at the smallest input and at
+    a second, odd-sized one (ViTs, built for one clip shape, are rebuilt at a second grid where cheap)."""
+    spec = get_spec(name)
+    frames, (h, w) = spec.smallest_input
+    model = build_backbone(name, frames=frames, size=(h, w)).eval()
+    t_st, s_h, s_w = model.feature_strides
+    assert s_h == s_w and model.feature_pool in ("mean", "mean+max")
+    inputs = [(frames, (h, w))]
+    if name in SHAPE_BOUND:  # built for its token grid: a second grid of twice the frames and width
+        if name in ("videomae_tiny", "mvit_v2_s"):
+            inputs.append((2 * frames, (h, 2 * w)))
+    else:
+        inputs.append((frames + 5, (h + 17, w + 31)))
+    for f, size in inputs:
+        if (f, size) != inputs[0]:
+            model = build_backbone(name, frames=f, size=size).eval()
+        with torch.no_grad():
+            y = model(torch.randn(1, 3, f, *size))
+        if name == "s3d":  # padded halvings round up (T / 4, H / 16), then the unpadded 2x pool rounds down
+            expected = (-(-f // 4) // 2, -(-size[0] // 16) // 2, -(-size[1] // 16) // 2)
+        else:
+            expected = (-(-f // t_st), -(-size[0] // s_h), -(-size[1] // s_w))
+        assert tuple(y.shape) == (1, model.feature_dim, *expected), (f, size)
+        assert model.feature_grid(f, size) == expected
+
+
+SHAPE_BOUND = {"mvit_v2_s", "videomae_tiny", "videomae_small", "videomae_base"}
+STRIDES = {"compact3d": (4, 16, 16), "r3d_18": (8, 16, 16), "r2plus1d_18": (8, 16, 16), "mc3_18": (1, 16, 16),
+           "s3d": (8, 32, 32), "mvit_v2_s": (2, 32, 32), "csn26": (8, 32, 32), "csn50": (8, 32, 32),
+           "csn101": (8, 32, 32), "videomae_tiny": (2, 16, 16), "videomae_small": (2, 16, 16),
+           "videomae_base": (2, 16, 16)}  # fmt: skip
+
+
+def test_declared_strides():
+    for name, strides in STRIDES.items():
+        frames, size = get_spec(name).smallest_input
+        with torch.device("meta"):
+            assert build_backbone(name, frames=frames, size=size).feature_strides == strides, name
 
 
 @pytest.mark.parametrize("name", sorted(n for n, s in BACKBONES.items() if s.heavy))
@@ -83,7 +128,7 @@ def test_input_constraints(name, frames, size, message):
 
 def test_options_reach_the_builder_and_unknown_ones_fail():
     m = build_backbone("compact3d", frames=8, size=(32, 32), width=0.5, motion=False)
-    assert m.stem[0].in_channels == 3 and m.feature_dim == 128
+    assert m.stem[0].in_channels == 3 and m.feature_dim == 64
     with pytest.raises(ValueError, match=r"compact3d: unknown option\(s\) depth; accepted: motion, width"):
         build_backbone("compact3d", frames=8, size=(32, 32), depth=3)
     with pytest.raises(ValueError, match="videomae_tiny: pool must be 'mean' or 'cls'"):

@@ -11,6 +11,7 @@ from timm.layers import DropPath
 from timm.models.vision_transformer import Block
 
 from replaylab.models import build_backbone, create_videomae
+from replaylab.models.heads import global_pool_of
 from replaylab.models.videomae import SplitBiasAttention, infer_grid, resample_grid, sinusoid_table
 
 
@@ -52,7 +53,7 @@ def test_learned_position_embedding_and_cls_pooling():
     sd = m.state_dict()
     assert tuple(sd["pos_embed"].shape) == (1, 2, 192) and "cls_token" in sd and "norm.weight" in sd
     assert "fc_norm.weight" not in sd
-    assert m(torch.randn(2, 3, 2, 32, 16)).shape == (2, 192)
+    assert m(torch.randn(2, 3, 2, 32, 16)).shape == (2, 192, 1, 2, 1) and m.post_pool_norm is None
     stem = m.blocks()[0]
     assert {id(p) for p in stem.parameters()} >= {id(m.pos_embed), id(m.cls_token)}
 
@@ -63,7 +64,10 @@ def test_mean_pooling_is_fc_norm_of_the_token_mean():
     tokens = m.patch_embed(x) + m.pos_embed
     for b in m.layers:
         tokens = b(tokens)
-    torch.testing.assert_close(m(x), m.fc_norm(tokens.mean(1)))
+    fmap = m(x)
+    assert fmap.shape == (1, 192, 1, 2, 2) and m.feature_strides == (2, 16, 16) and m.post_pool_norm is m.fc_norm
+    torch.testing.assert_close(fmap.flatten(2).transpose(1, 2), tokens)  # the map is the tokens on their grid
+    torch.testing.assert_close(global_pool_of(m)(fmap), m.fc_norm(tokens.mean(1)))
 
 
 def test_options_drop_path_and_layer_scale():

@@ -1,4 +1,4 @@
-"""Clip classifier = registered backbone + dropout + linear head, fine-tuning modes and optimiser groups."""
+"""Clip classifier = registered backbone (a feature map) + pooling head, fine-tuning modes and optimiser groups."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from .heads import PoolingHead
 from .registry import Size, build_backbone, get_spec
 
 __all__ = ["FinetuneMode", "VideoClassifier", "build_classifier", "normalisation_of", "param_groups", "set_finetune_mode"]
@@ -20,20 +21,17 @@ NO_DECAY_NAMES = ("pos_embed", "cls_token", "class_token", "rel_pos_h", "rel_pos
 
 
 class VideoClassifier(nn.Module):
-    """``head(dropout(backbone(x)))`` for clips (B, 3, T, H, W) -> logits (B, num_classes).
+    """``head(backbone(x))`` for clips (B, 3, T, H, W) -> logits (B, num_classes): the backbone's feature map
+    through a :class:`~replaylab.models.heads.PoolingHead` (global pooling as the backbone declares it ->
+    dropout -> linear; its parameters are ``head.weight`` / ``head.bias``).
 
     After :func:`set_finetune_mode` the frozen part of the backbone stays in eval mode (BN statistics and
     dropout fixed) whatever ``train()`` is called with."""
 
     def __init__(self, backbone: nn.Module, num_classes: int, *, dropout: float = 0.5, backbone_name: str = "") -> None:
         super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.backbone = backbone
-        self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(int(backbone.feature_dim), num_classes)
+        self.head = PoolingHead.for_backbone(backbone, num_classes, dropout=dropout)
         self.backbone_name = backbone_name
         self.num_classes = num_classes
         self.finetune_mode: FinetuneMode = "full"
@@ -45,17 +43,27 @@ class VideoClassifier(nn.Module):
 
     @property
     def feature_dim(self) -> int:
+        """Width of the pooled features (what the linear layer takes)."""
         return int(self.head.in_features)
+
+    @property
+    def dropout(self) -> nn.Dropout:
+        return self.head.dropout
 
     def reset_head(self) -> None:
         nn.init.trunc_normal_(self.head.weight, std=0.01)
         nn.init.zeros_(self.head.bias)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """The backbone's map (B, C, T', H', W'); strides in ``backbone.feature_strides``."""
         return self.backbone(x)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled features (B, ``feature_dim``): what the linear layer sees (before dropout)."""
+        return self.head.features(self.backbone(x))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.backbone(x)))
+        return self.head(self.backbone(x))
 
     def train(self, mode: bool = True) -> VideoClassifier:
         super().train(mode)

@@ -8,10 +8,11 @@ Design for small, fast objects (a ball meeting a head in a 64x64 crop):
   extra non-linearity helps when training from scratch;
 * stride space first: the stem and the first two stages keep every frame (a header's contact lasts 1-3
   frames), and time is halved only in the last two stages;
-* features: global average and max pooling concatenated (the max keeps a strong local response, e.g.
-  one contact, from being averaged away).
+* output: a 128-channel map at strides (4, 16, 16) (every stride rounds up: ceil(T/4) x ceil(H/16) x
+  ceil(W/16)); its declared global pooling (``feature_pool = "mean+max"``) concatenates the average and the
+  maximum (the max keeps a strong local response, e.g. one contact, from being averaged away).
 
-Widths 16-32-64-128 (``width`` scales them), 2 x 128 = 256-d features, about 0.44M parameters.
+Widths 16-32-64-128 (``width`` scales them), 2 x 128 = 256-d pooled features, about 0.44M parameters.
 Input normalisation: ``imagenet``.
 """
 
@@ -21,7 +22,7 @@ import torch
 from torch import nn
 
 from .parts import init_conv_bn
-from .registry import BackboneSpec, Size, input_constraints, register
+from .registry import BackboneSpec, Grid, Size, input_constraints, register, strided_grid
 
 __all__ = ["Compact3D", "Conv2Plus1d", "ResBlock2Plus1d", "create_compact3d"]
 
@@ -63,6 +64,12 @@ class ResBlock2Plus1d(nn.Module):
 
 
 class Compact3D(nn.Module):
+    """``forward``: (B, 3, T, H, W) -> map (B, ``feature_dim``, ceil(T/4), ceil(H/16), ceil(W/16))."""
+
+    feature_strides: Grid = (4, 16, 16)
+    feature_pool = "mean+max"
+    post_pool_norm = None
+
     def __init__(self, *, widths: tuple[int, int, int, int] = (16, 32, 64, 128), motion: bool = True) -> None:
         super().__init__()
         self.motion = motion
@@ -72,7 +79,7 @@ class Compact3D(nn.Module):
         self.stage2 = ResBlock2Plus1d(w1, w2, stride=(1, 2, 2))  # T x H/4
         self.stage3 = ResBlock2Plus1d(w2, w3, stride=(2, 2, 2))  # T/2 x H/8
         self.stage4 = ResBlock2Plus1d(w3, w4, stride=(2, 2, 2))  # T/4 x H/16
-        self.feature_dim: int = 2 * w4
+        self.feature_dim: int = w4
         init_conv_bn(self)
         for m in self.modules():  # each residual branch starts near zero: a deep identity at init
             if isinstance(m, ResBlock2Plus1d):
@@ -83,8 +90,10 @@ class Compact3D(nn.Module):
             diff = torch.zeros_like(x)
             diff[:, :, 1:] = x[:, :, 1:] - x[:, :, :-1]
             x = torch.cat((x, diff), dim=1)
-        x = self.stage4(self.stage3(self.stage2(self.stage1(self.stem(x)))))
-        return torch.cat((x.mean(dim=(2, 3, 4)), x.amax(dim=(2, 3, 4))), dim=1)
+        return self.stage4(self.stage3(self.stage2(self.stage1(self.stem(x)))))
+
+    def feature_grid(self, frames: int, size: Size) -> Grid:
+        return strided_grid(frames, size, self.feature_strides)
 
     def blocks(self) -> list[nn.Module]:
         return [self.stem, self.stage1, self.stage2, self.stage3, self.stage4]

@@ -3,7 +3,9 @@
 Each bottleneck is 1x1x1 conv -> 3x3x3 *depthwise* conv (groups = channels) -> 1x1x1 conv, with BN and
 ReLU, plus a residual (1x1x1 conv + BN where the shape changes). Stem: 3x7x7 conv stride (1, 2, 2) and a
 (1, 3, 3) max pool stride (1, 2, 2); stages of widths ``base_width * (1, 2, 4, 8)`` (x4 out), strides
-(1, 2, 2, 2) in time and space.
+(1, 2, 2, 2) in time and space. ``forward`` returns the last stage's map (B, 8 * base_width * 4, T', H', W')
+at strides (8, 32, 32) with the default ``temporal_strides`` (the product of ``temporal_strides`` in time);
+every stride rounds up (padded convs / pools): T' = ceil(T / 8), H' = ceil(H / 32).
 
 Module names follow mmaction2's ``ResNet3dCSN`` (``conv1.conv``, ``conv1.bn``, ``layer{i}.{j}.conv1.conv``,
 ``layer{i}.{j}.conv2.0.conv`` (mmaction2 wraps the depthwise conv in a Sequential), ``conv3.bn``,
@@ -13,14 +15,15 @@ prefix is stripped. Input normalisation: ``imagenet``.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
-from .parts import BlockGroup, global_mean, init_conv_bn
-from .registry import BackboneSpec, Size, input_constraints, register
+from .parts import BlockGroup, init_conv_bn
+from .registry import BackboneSpec, Grid, Size, input_constraints, register, strided_grid
 
 __all__ = ["STAGE_BLOCKS", "CSNBottleneck", "ConvBN", "ResNet3dCSN", "create_csn"]
 
@@ -77,7 +80,10 @@ class CSNBottleneck(nn.Module):
 
 
 class ResNet3dCSN(nn.Module):
-    """ir-CSN backbone; ``forward`` returns globally mean-pooled features (B, ``feature_dim``)."""
+    """ir-CSN backbone; ``forward`` returns the last stage's map (B, ``feature_dim``, T', H', W')."""
+
+    feature_pool = "mean"
+    post_pool_norm = None
 
     def __init__(
         self,
@@ -115,6 +121,8 @@ class ResNet3dCSN(nn.Module):
             self.stage_names.append(f"layer{i + 1}")
             cin = planes * EXPANSION
         self.feature_dim: int = cin
+        side = 2 ** (len(stage_blocks) + 1)  # stem conv and max pool, then every stage after the first
+        self.feature_strides: Grid = (math.prod(temporal_strides), side, side)
         self._init_weights(zero_init_residual)
         if bn_frozen:
             for m in self.modules():
@@ -141,7 +149,10 @@ class ResNet3dCSN(nn.Module):
         x = self.maxpool(self.conv1(x))
         for name in self.stage_names:
             x = getattr(self, name)(x)
-        return global_mean(x)
+        return x
+
+    def feature_grid(self, frames: int, size: Size) -> Grid:
+        return strided_grid(frames, size, self.feature_strides)
 
     def blocks(self) -> list[nn.Module]:
         return [BlockGroup(self.conv1, self.maxpool), *(getattr(self, n) for n in self.stage_names)]

@@ -3,7 +3,9 @@ intermediate layer and two heads (the 8 SoccerNet-MVFoul action classes and the 
 
 Input ``video`` (B, V, 3, T, H, W) and an optional ``view_mask`` (B, V) bool (False = a missing view, e.g. the
 zero padding of an action with fewer views than the cache holds); output ``(action_logits (B, 8),
-offence_logits (B, 4))``. Only the valid views go through the backbone. In eval mode the backbone sees at most
+offence_logits (B, 4))``. Only the valid views go through the backbone; each view's feature map is pooled by the
+backbone's declared global pooling (:class:`~replaylab.models.heads.GlobalPool`, ``head["pool"]``) into its
+view features, which the aggregation combines. In eval mode the backbone sees at most
 ``view_chunk`` clips at a time (0 = all at once), so an action with many views, or a large evaluation batch,
 does not have to fit in memory at once; chunking does not change the result (BatchNorm uses its running
 statistics in eval mode).
@@ -18,7 +20,7 @@ invariant to the order of the views:
   sum_uv r_uv``, output ``sum_v a_v h_v`` (uniform weights when every relation is 0). The weights of the last
   forward are kept in ``last_weights`` for inspection.
 
-The non-backbone part is ``model.head`` (a ModuleDict: aggregate, inter, action, offence), so
+The non-backbone part is ``model.head`` (a ModuleDict: pool, aggregate, inter, action, offence), so
 :func:`replaylab.models.set_finetune_mode` and :func:`replaylab.models.param_groups` work on this model as on
 a :class:`~replaylab.models.classifier.VideoClassifier`.
 """
@@ -31,6 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .heads import global_pool_of
 from .registry import Size, build_backbone
 
 __all__ = [
@@ -127,13 +130,14 @@ class MultiViewNet(nn.Module):
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if view_chunk < 0:
             raise ValueError(f"view_chunk must be >= 0 (0 = all views at once), got {view_chunk}")
-        dim = int(backbone.feature_dim)
+        pool = global_pool_of(backbone)
+        dim = pool.out_dim
         self.backbone = backbone
         aggregate = build_aggregation(aggregation, dim=dim)
         inter = nn.Sequential(
             nn.LayerNorm(aggregate.out_dim), nn.Linear(aggregate.out_dim, hidden), nn.GELU(), nn.Dropout(dropout)
         )
-        self.head = nn.ModuleDict({"aggregate": aggregate, "inter": inter, "action": nn.Linear(hidden, num_actions),
+        self.head = nn.ModuleDict({"pool": pool, "aggregate": aggregate, "inter": inter, "action": nn.Linear(hidden, num_actions),
                                    "offence": nn.Linear(hidden, num_offence)})  # fmt: skip
         self.aggregation = aggregation
         self.view_chunk = int(view_chunk)
@@ -149,10 +153,12 @@ class MultiViewNet(nn.Module):
             nn.init.zeros_(self.head[name].bias)
 
     def encode(self, clips: torch.Tensor) -> torch.Tensor:
-        """Backbone features (N, D) of clips (N, 3, T, H, W); in eval mode ``view_chunk`` clips at a time."""
+        """Pooled view features (N, D) of clips (N, 3, T, H, W): the backbone's map through ``head["pool"]``;
+        in eval mode ``view_chunk`` clips at a time."""
+        pool = self.head["pool"]
         if self.training or self.view_chunk <= 0 or len(clips) <= self.view_chunk:
-            return self.backbone(clips)
-        return torch.cat([self.backbone(part) for part in clips.split(self.view_chunk)])
+            return pool(self.backbone(clips))
+        return torch.cat([pool(self.backbone(part)) for part in clips.split(self.view_chunk)])
 
     def view_features(self, video: torch.Tensor, view_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-view features (B, V, D) (zero for missing views) and the mask (B, V)."""

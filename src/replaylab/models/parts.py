@@ -1,11 +1,10 @@
-"""Small pieces shared by the backbones: block groups for ``blocks()`` and global pooling."""
+"""Small pieces shared by the backbones: block groups for ``blocks()`` and conv / BN initialisation."""
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
-__all__ = ["BlockGroup", "global_mean", "init_conv_bn"]
+__all__ = ["BlockGroup", "init_conv_bn"]
 
 
 class BlockGroup(nn.Module):
@@ -22,12 +21,6 @@ class BlockGroup(nn.Module):
 
     def forward(self, *args: object) -> None:  # pragma: no cover - a view, not a layer
         raise RuntimeError("BlockGroup is a view of a backbone's blocks; it has no forward")
-
-
-def global_mean(x: torch.Tensor) -> torch.Tensor:
-    """(B, C, T, H, W) -> (B, C): mean over time and space (deterministic backward on every device,
-    unlike adaptive pooling on CUDA)."""
-    return x.mean(dim=(2, 3, 4))
 
 
 def init_conv_bn(module: nn.Module) -> None:

@@ -1,8 +1,22 @@
 """The backbone registry: one :class:`BackboneSpec` per name, and :func:`build_backbone`.
 
-Every backbone takes a float tensor (B, 3, T, H, W), normalised with the spec's ``norm``, and returns pooled
-features (B, D) from ``forward``; it exposes ``feature_dim`` (D) and ``blocks()`` (its parts in order, stem
-first, every parameter in exactly one of them; used to fine-tune only the last N).
+Every backbone takes a float tensor (B, 3, T, H, W), normalised with the spec's ``norm``, and returns a
+feature map (B, C, T', H', W') from ``forward`` (the ViTs reshape their patch tokens to the token grid and
+drop any class token). Pooling lives in the heads (:mod:`replaylab.models.heads`). A built backbone declares:
+
+* ``feature_dim``: C, the channels of the map;
+* ``feature_strides``: (temporal, spatial, spatial) strides of the map over the input;
+* ``feature_grid(frames, size)``: the exact (T', H', W') for an input (see :func:`strided_length` for the
+  rounding: most backbones round up at each stride, S3D rounds its last 2x pool down);
+* ``feature_pool``: how its global pooling is defined: ``mean`` (the usual global average) or ``mean+max``
+  (average and maximum concatenated, 2C features: ``compact3d``);
+* ``post_pool_norm``: a norm of the backbone's own applied to the pooled features, or None (VideoMAE's
+  ``fc_norm`` after the token mean; a LayerNorm does not commute with the mean, so it cannot go into the map);
+* ``blocks()``: its parts in order, stem first, every parameter in exactly one of them (fine-tune only the
+  last N).
+
+Global pooling of the map (+ ``post_pool_norm``) gives the pooled features the classifier head sees
+(:class:`replaylab.models.heads.GlobalPool`).
 
 Backbone modules register themselves when :mod:`replaylab.models` is imported.
 """
@@ -19,6 +33,7 @@ from torch import nn
 __all__ = [
     "BACKBONES",
     "BackboneSpec",
+    "Grid",
     "InputCheck",
     "Size",
     "build_backbone",
@@ -26,9 +41,12 @@ __all__ = [
     "input_constraints",
     "module_blocks",
     "register",
+    "strided_grid",
+    "strided_length",
 ]
 
 Size = tuple[int, int]
+Grid = tuple[int, int, int]
 InputCheck = Callable[[int, Size], None]
 Norm = Literal["imagenet", "kinetics", "videomae"]
 NORMS: tuple[str, ...] = ("imagenet", "kinetics", "videomae")
@@ -145,3 +163,23 @@ def input_constraints(*, min_frames: int = 1, min_size: int = 1, frame_multiple:
             raise ValueError(f"size must be multiples of {size_multiple}, got {tuple(size)}")
 
     return check
+
+
+def strided_length(n: int, stride: int, *, rounding: Literal["ceil", "floor"] = "ceil") -> int:
+    """Length of ``n`` positions after a total ``stride``: ``ceil(n / stride)`` for a chain of padded
+    (kernel 2p+1, padding p) strided convs / pools, ``floor(n / stride)`` for unpadded kernel = stride pools."""
+    if rounding == "ceil":
+        return -(-int(n) // int(stride))
+    if rounding == "floor":
+        return int(n) // int(stride)
+    raise ValueError(f"rounding must be 'ceil' or 'floor', got {rounding!r}")
+
+
+def strided_grid(frames: int, size: Size, strides: Grid, *, rounding: Literal["ceil", "floor"] = "ceil") -> Grid:
+    """(T', H', W') of a ``frames`` x ``size`` input after ``strides`` (t, h, w), each side by :func:`strided_length`."""
+    t, h, w = strides
+    return (
+        strided_length(frames, t, rounding=rounding),
+        strided_length(size[0], h, rounding=rounding),
+        strided_length(size[1], w, rounding=rounding),
+    )

@@ -3,9 +3,16 @@
 Each wrapper keeps torchvision's module names, so a torchvision video state dict (``stem.0.weight``,
 ``layer1.0.conv1.0.0.weight``, ``features.0.0.0.weight``, ``blocks.0.attn.qkv.weight`` ...) loads
 unchanged; the classification head is dropped (its checkpoint keys ``fc.*`` / ``classifier.1.*`` /
-``head.1.*`` go to the classifier's head, see :mod:`replaylab.models.checkpoints`). Features are the
-global mean over time and space (so any input size above the minimum works), or MViT's class token.
+``head.1.*`` go to the classifier's head, see :mod:`replaylab.models.checkpoints`). ``forward`` returns the
+last stage's map (global pooling is the head's, so any input size above the minimum works); MViT's map is
+its patch tokens after the final norm on the token grid (the class token is dropped, so its pooled features
+are the mean of the patch tokens, no longer the class token torchvision's classifier reads).
 Input normalisation: ``kinetics``.
+
+Map strides (t, s, s), every stride rounding up unless said: R3D-18 and R(2+1)D-18 (8, 16, 16), MC3-18
+(1, 16, 16) (only its 3D stem and layer1 are 3D, later layers stride space only), S3D (8, 32, 32) with its
+last 2x pool unpadded (T' = floor(ceil(T/4)/2), H' = floor(ceil(H/16)/2)), MViT-v2-S (2, 32, 32) (exact:
+the input check asks for multiples).
 """
 
 from __future__ import annotations
@@ -19,18 +26,22 @@ from torchvision.models.video import mc3_18, r2plus1d_18, r3d_18, s3d
 from torchvision.models.video.mvit import MSBlockConfig, MViT
 from torchvision.models.video.resnet import VideoResNet
 
-from .parts import BlockGroup, global_mean
-from .registry import BackboneSpec, Size, input_constraints, register
+from .parts import BlockGroup
+from .registry import BackboneSpec, Grid, Size, input_constraints, register, strided_grid, strided_length
 
 __all__ = ["MViTBackbone", "S3DBackbone", "VideoResNetBackbone", "build_mvit_v2_s", "mvit_v2_s_blocks"]
 
 
 # ------------------------------------------------------------------------------------------ ResNet-18s
 class VideoResNetBackbone(nn.Module):
-    """torchvision's VideoResNet (R3D / MC3 / R(2+1)D) without ``avgpool`` and ``fc``."""
+    """torchvision's VideoResNet (R3D / MC3 / R(2+1)D) without ``avgpool`` and ``fc``: map (B, 512, T', H', W')."""
 
-    def __init__(self, net: VideoResNet) -> None:
+    feature_pool = "mean"
+    post_pool_norm = None
+
+    def __init__(self, net: VideoResNet, *, temporal_stride: int) -> None:
         super().__init__()
+        self.feature_strides: Grid = (temporal_stride, 16, 16)
         self.stem = net.stem
         self.layer1 = net.layer1
         self.layer2 = net.layer2
@@ -40,16 +51,18 @@ class VideoResNetBackbone(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return global_mean(x)
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+    def feature_grid(self, frames: int, size: Size) -> Grid:
+        return strided_grid(frames, size, self.feature_strides)
 
     def blocks(self) -> list[nn.Module]:
         return [self.stem, self.layer1, self.layer2, self.layer3, self.layer4]
 
 
-def _video_resnet(factory: Callable[..., VideoResNet]) -> Callable[..., nn.Module]:
+def _video_resnet(factory: Callable[..., VideoResNet], temporal_stride: int) -> Callable[..., nn.Module]:
     def build(*, frames: int, size: Size) -> nn.Module:
-        return VideoResNetBackbone(factory(weights=None))
+        return VideoResNetBackbone(factory(weights=None), temporal_stride=temporal_stride)
 
     build.__name__ = f"build_{factory.__name__}"
     return build
@@ -57,7 +70,12 @@ def _video_resnet(factory: Callable[..., VideoResNet]) -> Callable[..., nn.Modul
 
 # ------------------------------------------------------------------------------------------ S3D
 class S3DBackbone(nn.Module):
-    """torchvision's S3D ``features``; the fixed (2, 7, 7) average pool becomes a global mean."""
+    """torchvision's S3D ``features`` (its fixed (2, 7, 7) average pool is left to the head's global mean):
+    map (B, 1024, floor(ceil(T/4)/2), floor(ceil(H/16)/2), floor(ceil(W/16)/2))."""
+
+    feature_strides: Grid = (8, 32, 32)
+    feature_pool = "mean"
+    post_pool_norm = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -65,7 +83,16 @@ class S3DBackbone(nn.Module):
         self.feature_dim = 1024
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return global_mean(self.features(x))
+        return self.features(x)
+
+    def feature_grid(self, frames: int, size: Size) -> Grid:
+        # padded strided convs / pools round up; the last, unpadded 2x2x2 max pool rounds down
+        t, h, w = strided_grid(frames, size, (4, 16, 16))
+        return (
+            strided_length(t, 2, rounding="floor"),
+            strided_length(h, 2, rounding="floor"),
+            strided_length(w, 2, rounding="floor"),
+        )
 
     def blocks(self) -> list[nn.Module]:
         f = self.features
@@ -108,8 +135,9 @@ def mvit_v2_s_blocks() -> list[MSBlockConfig]:
 
 class MViTBackbone(nn.Module):
     """torchvision's MViT built for one clip shape (``frames`` x ``size``): its relative position tables
-    are sized for that token grid, so inputs must have exactly that shape. Features: the class token
-    after the final norm (as torchvision's classifier uses it). The transformer blocks are registered
+    are sized for that token grid, so inputs must have exactly that shape. ``forward``: the patch tokens
+    after the final (per-token) norm on their grid, (B, 768, T/2, H/32, W/32); the class token, which
+    torchvision's classifier reads, is dropped. The transformer blocks are registered
     as ``blocks`` (checkpoint names ``blocks.N.*``); the method ``blocks()`` lists fine-tuning blocks."""
 
     def __init__(self, *, frames: int, size: Size, drop_path: float = 0.2, attention_dropout: float = 0.0) -> None:
@@ -132,6 +160,9 @@ class MViTBackbone(nn.Module):
         self.blocks = net.blocks  # registered as a submodule; attribute lookup still finds the method below
         self.norm = net.norm
         self.feature_dim: int = net.norm.normalized_shape[0]
+        self.feature_strides: Grid = (2, 32, 32)
+        self.feature_pool = "mean"
+        self.post_pool_norm = None
 
     @property
     def layers(self) -> nn.ModuleList:
@@ -147,7 +178,11 @@ class MViTBackbone(nn.Module):
         thw = (self.pos_encoding.temporal_size, *self.pos_encoding.spatial_size)
         for block in self.layers:
             x, thw = block(x, thw)
-        return self.norm(x)[:, 0]
+        x = self.norm(x)[:, 1:]  # the patch tokens, (t, h, w) order
+        return x.transpose(1, 2).unflatten(2, tuple(thw))
+
+    def feature_grid(self, frames: int, size: Size) -> Grid:
+        return strided_grid(frames, size, self.feature_strides)
 
     def blocks(self) -> list[nn.Module]:  # type: ignore[override]
         layers = list(self.layers)
@@ -181,15 +216,15 @@ def build_mvit_v2_s(*, frames: int, size: Size, drop_path: float = 0.2, attentio
 # ------------------------------------------------------------------------------------------ registry
 _CNN_INPUT = input_constraints(min_frames=1, min_size=16)
 
-for _factory, _what in (
-    (r3d_18, "ResNet3D-18 (full 3x3x3 convs), 33M params"),
-    (mc3_18, "Mixed-convolution ResNet-18 (3D stem and layer1, 2D later), 11M params"),
-    (r2plus1d_18, "R(2+1)D-18 (factorised spatial + temporal convs), 31M params"),
+for _factory, _t_stride, _what in (
+    (r3d_18, 8, "ResNet3D-18 (full 3x3x3 convs), 33M params"),
+    (mc3_18, 1, "Mixed-convolution ResNet-18 (3D stem and layer1, 2D later), 11M params"),
+    (r2plus1d_18, 8, "R(2+1)D-18 (factorised spatial + temporal convs), 31M params"),
 ):
     register(
         BackboneSpec(
             name=_factory.__name__,
-            builder=_video_resnet(_factory),
+            builder=_video_resnet(_factory, _t_stride),
             norm="kinetics",
             check=_CNN_INPUT,
             description=f"torchvision {_what}; Kinetics-400 weights as a local .pth",

@@ -3,8 +3,16 @@
 Tubelets of ``tubelet_size`` x ``patch_size`` x ``patch_size`` (Conv3d, ``patch_embed.proj``) become
 tokens; position embeddings are the fixed sinusoidal table of VideoMAE (not saved) or learned
 (``pos_embed``); timm ``Block`` transformer layers whose attention, as in VideoMAE, has a bias-free ``qkv``
-projection plus separate ``q_bias`` and ``v_bias`` (the key bias is zero); features are the mean of the
-tokens through ``fc_norm`` (VideoMAE's default) or a class token through ``norm`` (``pool="cls"``).
+projection plus separate ``q_bias`` and ``v_bias`` (the key bias is zero). ``forward`` returns the patch
+tokens on their grid, (B, D, T/tubelet, H/patch, W/patch) (strides (tubelet, patch, patch), exact: the input
+check asks for multiples). Two layouts (``pool``):
+
+* ``mean`` (VideoMAE's default): no class token, no norm on the tokens; the pooled features are ``fc_norm``
+  of the token mean. A LayerNorm does not commute with the mean, so ``fc_norm`` stays a backbone module
+  (checkpoint key ``fc_norm.*``) that the backbone declares as its ``post_pool_norm`` and the pooling head
+  applies after pooling: global pooling + linear is the function VideoMAE's classifier computes;
+* ``cls``: a class token joins the attention and ``norm`` normalises every token; the map holds the normalised
+  patch tokens (the class token is dropped), so the pooled features are their mean.
 
 Parameter names follow the released VideoMAE-v2 fine-tuning checkpoints (``patch_embed.proj.weight``,
 ``blocks.N.attn.qkv.weight``, ``blocks.N.attn.q_bias`` / ``v_bias``, ``blocks.N.mlp.fc1.weight``,
@@ -127,7 +135,10 @@ def sinusoid_table(n_positions: int, dim: int) -> torch.Tensor:
 
 
 class VideoMAEEncoder(nn.Module):
-    """ViT encoder over tubelet tokens of a ``frames`` x ``size`` clip; ``forward`` -> (B, ``feature_dim``)."""
+    """ViT encoder over tubelet tokens of a ``frames`` x ``size`` clip; ``forward`` -> map (B, ``feature_dim``,
+    *``grid``)."""
+
+    feature_pool = "mean"
 
     def __init__(
         self,
@@ -159,6 +170,7 @@ class VideoMAEEncoder(nn.Module):
             raise ValueError(f"pool must be 'mean' or 'cls', got {pool!r}")
         self.frames, self.size = frames, (h, w)
         self.grid = (frames // tubelet_size, h // patch_size, w // patch_size)
+        self.feature_strides = (tubelet_size, patch_size, patch_size)
         self.num_tokens = math.prod(self.grid)
         self.pos_embed_kind, self.pool = pos_embed, pool
         self.feature_dim: int = embed_dim
@@ -196,6 +208,15 @@ class VideoMAEEncoder(nn.Module):
     def layers(self) -> nn.ModuleList:
         return self._modules["blocks"]  # type: ignore[return-value]
 
+    @property
+    def post_pool_norm(self) -> nn.Module | None:
+        """``fc_norm`` (``pool="mean"``), applied by the pooling head to the pooled tokens; None for ``cls``."""
+        return self.fc_norm
+
+    def feature_grid(self, frames: int, size: Size) -> tuple[int, int, int]:
+        t, p, _ = self.feature_strides
+        return (frames // t, size[0] // p, size[1] // p)
+
     def _init_weights(self) -> None:
         for m in self.modules():
             if isinstance(m, nn.Linear):
@@ -218,9 +239,10 @@ class VideoMAEEncoder(nn.Module):
             x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1).to(x.dtype), x), dim=1)
         for block in self.layers:
             x = block(x)
-        if self.fc_norm is not None:
-            return self.fc_norm(self.norm(x).mean(dim=1))
-        return self.norm(x)[:, 0]
+        x = self.norm(x)  # per token (identity in the ``mean`` layout)
+        if self.pool == "cls":
+            x = x[:, 1:]
+        return x.transpose(1, 2).unflatten(2, self.grid)  # tokens are in (t, h, w) order
 
     def blocks(self) -> list[nn.Module]:  # type: ignore[override]
         loose = {n: p for n, p in self.named_parameters(recurse=False)}  # pos_embed (learned), cls_token
