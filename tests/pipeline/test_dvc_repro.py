@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from repo_fixtures import REPO, TINY_PARAMS
 
+from replaylab import params as P
+
 # three matches so the header task has a match for each of train / val / test; small clips
 PIPELINE_PARAMS = (
     TINY_PARAMS.replace("count: 2,", "count: 3,")
@@ -33,8 +35,8 @@ split:
 train:
   out_dir: models
   live_dir: dvclive
-  header: {epochs: 2, batch_size: 4, num_workers: 0, early_stop_patience: 0, warmup_epochs: 0.5, lr_head: null, finetune_mode: frozen,
-           backbone: compact3d}
+  header: {epochs: 2, batch_size: 4, num_workers: 0, early_stop_patience: 0, warmup_epochs: 0.5, lr: 0.001, lr_head: null,
+           finetune_mode: frozen, backbone: compact3d}
   foul: {epochs: 1, batch_size: 4, num_workers: 0, warmup_epochs: 0.0, hidden: 16, backbone_options: {width: 0.25}, aggregation: attention}
 evaluate:
   out_dir: reports
@@ -51,7 +53,7 @@ TASKS = ("header", "foul", "actions", "recognition")
 BIN = Path(sys.executable).parent
 
 
-def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
+def run(cmd: list[str], cwd: Path, *, ok: bool = True) -> subprocess.CompletedProcess:
     env = dict(
         os.environ,
         DVC_NO_ANALYTICS="1",
@@ -62,8 +64,9 @@ def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
         GIT_COMMITTER_NAME="t",
         GIT_COMMITTER_EMAIL="t@t",
     )
-    res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, f"{' '.join(cmd)} failed:\n{res.stdout}\n{res.stderr}"
+    res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    if ok:
+        assert res.returncode == 0, f"{' '.join(cmd)} failed:\n{res.stdout}\n{res.stderr}"
     return res
 
 
@@ -86,7 +89,7 @@ def project(tmp_path_factory) -> Path:
 
 def test_repro_runs_synthesize_then_is_a_noop(project):
     first = run(["dvc", "repro"], project)
-    assert "Running stage 'synthesize'" in first.stdout
+    assert "Running stage 'validate_params'" in first.stdout and "Running stage 'synthesize'" in first.stdout
     assert (project / "data/raw/synthetic/manifest.json").is_file()
     metrics = json.loads((project / "metrics/synthesize.json").read_text())
     assert metrics["matches"] == 3 and "seconds" not in metrics
@@ -215,3 +218,61 @@ def test_exp_run_with_a_changed_param_reruns(project):
     assert "Running stage 'synthesize'" in res.stdout
     shown = run(["dvc", "metrics", "show", "--json"], project)
     assert "foul_actions" in shown.stdout
+
+
+def _locked(project: Path, stages: tuple[str, ...]) -> dict[str, str]:
+    lock = P.read_yaml(project / "dvc.lock")["stages"]
+    return {f"{st}:{o['path']}": o["md5"] for st in stages for o in lock[st]["outs"]}
+
+
+def test_a_retrain_with_the_same_params_gives_the_same_hashes(project):
+    """Tracked outputs hold no wall-clock figures: retraining from scratch gives byte-identical models and metrics,
+    so the stages after training do not re-run."""
+    stages = ("train@header", "train@foul")
+    before = _locked(project, stages)
+    metrics = {t: (project / f"metrics/train_{t}.json").read_text() for t in ("header", "foul")}
+    for task in ("header", "foul"):
+        shutil.rmtree(project / "models" / task)
+        shutil.rmtree(project / "dvclive" / task)
+    res = run(["dvc", "repro"], project)
+    assert "Running stage 'train@header'" in res.stdout and "Running stage 'train@foul'" in res.stdout
+    assert "Running stage 'export_probs'" not in res.stdout and "Running stage 'evaluate@foul'" not in res.stdout
+    assert _locked(project, stages) == before
+    assert {t: (project / f"metrics/train_{t}.json").read_text() for t in ("header", "foul")} == metrics
+
+
+def test_invalid_params_fail_before_any_stage_runs(project):
+    """An unknown key anywhere (here the top-level key `-S +lr=...` writes) fails in validate_params, naming the key
+    and the nearest valid one, and no stage's outputs are touched."""
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "before typos", "--allow-empty"], project)
+    stamp = (project / "models/header/best.pt").stat().st_mtime_ns
+    original = (project / "params.yaml").read_text()
+    for typo, said in (("lr: 0.0001\n", "lr: unknown key (did you mean train.foul.lr or train.header.lr?)"),
+                       ("", "train.header.epochz: unknown key (did you mean train.header.epochs?)")):  # fmt: skip
+        text = typo + original if typo else original.replace("header: {epochs: 2,", "header: {epochz: 2,")
+        (project / "params.yaml").write_text(text)
+        res = run(["dvc", "repro"], project, ok=False)
+        assert res.returncode != 0 and said in res.stderr, res.stderr
+        assert "Traceback" not in res.stderr and "Running stage 'train@header'" not in res.stdout
+        assert (project / "models/header/best.pt").stat().st_mtime_ns == stamp
+    (project / "params.yaml").write_text(original)
+    res = run(["dvc", "exp", "run", "-S", "+lr=1e-4"], project, ok=False)
+    assert res.returncode != 0 and "did you mean train.foul.lr or train.header.lr?" in res.stdout + res.stderr
+    run(["git", "checkout", "params.yaml"], project)
+    assert "Running stage 'validate_params'" in run(["dvc", "repro"], project).stdout
+
+
+def test_the_readme_sweep_runs_every_experiment(project):
+    """Exactly the README's queued sweep, from a workspace whose models are finished."""
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "before the sweep", "--allow-empty"], project)
+    readme = (REPO / "README.md").read_text()
+    sweep = [line.split("#")[0].split() for line in readme.splitlines() if line.startswith("dvc exp run --")]
+    assert [c[3] for c in sweep] == ["--queue", "--queue", "--run-all"], sweep
+    for cmd in sweep:
+        res = run(cmd, project)
+    print(res.stdout, res.stderr)
+    print(run(["dvc", "queue", "status"], project).stdout)
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
+    print(json.dumps(shown)[:3000])
