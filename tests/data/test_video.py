@@ -329,3 +329,30 @@ def test_clip_times_and_uniform_times():
     np.testing.assert_allclose(uniform_times(duration_s=10.0, frames=5), [1.0, 3.0, 5.0, 7.0, 9.0])
     np.testing.assert_allclose(uniform_times(duration_s=1.0, frames=1), [0.5])
     assert uniform_times(duration_s=4.0, frames=0).shape == (0,)
+
+
+@pytest.mark.parametrize(("name", "codec"), [("cut.avi", "msmpeg4v2"), ("cut_mpeg4.avi", "mpeg4"), ("cut.mp4", "libx264")])
+@pytest.mark.parametrize("keep", [0.2, 0.5, 0.8, 0.9])
+def test_truncated_files_are_reported_not_shortened(tmp_path, name, codec, keep):
+    """A file cut inside its frame data is truncated for probe/frame_times (what the header promises is not there);
+    the frames that remain still read back exactly."""
+    path = tmp_path / name
+    options = {"movflags": "faststart"} if name.endswith(".mp4") else None
+    make_video(path, codec=codec, fps=25, n_frames=100, container_options=options)
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    for call in (probe, frame_times):
+        with pytest.raises(VideoReadError, match=rf"{name}: codec \w+: truncated: .*\(\d+ frames readable\)"):
+            call(path)
+    assert indices(read_frames(path, [0.0, 0.04])) == [0, 1]
+    with pytest.raises(VideoReadError, match=rf"{name}: .*truncated: decoding stopped at .* should last 4\.000 s"):
+        read_frames(path, [3.99])
+
+
+def test_avi_with_only_its_index_cut_is_complete(tmp_path):
+    path = tmp_path / "no_index.avi"
+    make_video(path, codec="msmpeg4v2", fps=25, n_frames=50)
+    data = path.read_bytes()
+    path.write_bytes(data[: data.rindex(b"idx1") + 8])  # every frame is there; the trailing index is not
+    assert probe(path).n_frames == 50
+    assert indices(read_frames(path, frame_times(path))) == list(range(50))

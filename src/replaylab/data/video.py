@@ -103,9 +103,15 @@ def _expected_end_ticks(container: av.container.InputContainer, stream: av.video
     """Absolute end of the video stream according to the header, in stream ticks, or None if unknown.
 
     A container-level duration is only trusted when the video is the only stream (it may cover audio otherwise)."""
+    start = stream.start_time or 0
+    promised = None  # the header's frame count (AVI dwLength, MP4 sample count) at the nominal rate
+    rate = _nominal_rate(stream)
+    if stream.frames and rate:
+        promised = start + math.floor(Fraction(stream.frames) / Fraction(rate).limit_denominator(10**6) / stream.time_base)
     if stream.duration:
-        start = stream.start_time or 0
-        return start + stream.duration
+        return max(start + stream.duration, promised or 0)
+    if promised is not None:
+        return promised
     if container.duration and len(container.streams) == 1:
         seconds = ((container.start_time or 0) + container.duration) / av.time_base
         return math.floor(Fraction(seconds).limit_denominator(10**9) / stream.time_base)
@@ -225,10 +231,15 @@ def _scan(path: Path) -> _Scan:
         durations: dict[int, int] = {}
         error = None
         packed = False
+        slots = 0  # packets with a timestamp, empty ones (dropped-frame chunks) included
+        last_corrupt = False
         try:
             for packet in container.demux(stream):
+                if packet.dts is not None or packet.pts is not None or packet.size:
+                    slots += 1
                 if packet.size == 0 or packet.is_discard:
                     continue
+                last_corrupt = bool(packet.is_corrupt)
                 pts.append(packet.pts)
                 dts.append(packet.dts)
                 if packet.pts is not None and packet.duration:
@@ -260,6 +271,11 @@ def _scan(path: Path) -> _Scan:
         expected = _expected_end_ticks(container, stream)
         expected_s = float((expected - origin) * tb) if expected is not None else None
         truncated = error
+        promised = int(stream.frames or 0)  # AVI header / MP4 sample table frame count
+        if truncated is None and last_corrupt:
+            truncated = f"truncated: the last packet (frame {slots - 1}) is cut short"
+        if truncated is None and promised and slots < promised:
+            truncated = f"truncated: the header promises {promised} frames, the file holds {slots}"
         if truncated is None and _truncated(duration, expected_s, last_s):
             truncated = f"truncated: the stream ends at {duration:.3f} s but the header says {expected_s:.3f} s"
         info = VideoInfo(path, codec, stream.width, stream.height, float(fps), len(times), duration, vfr)
