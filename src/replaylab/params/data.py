@@ -63,6 +63,7 @@ class ClipParams(_Section):
     fps: float | None = Field(None, gt=0.0, le=240.0)
     size: list[int] = Field(default_factory=lambda: [64, 64], min_length=2, max_length=2)
     crop_px: int | None = Field(None, ge=8, le=4096)
+    outside: Literal["skip", "fail", "pad"] = "skip"  # clip windows reaching outside their video
 
     @model_validator(mode="after")
     def _size(self):
@@ -80,6 +81,13 @@ class FoulCacheParams(ClipParams):
     source: MvfoulSource = MvfoulSource(format="mvfoul")
     size: list[int] = Field(default_factory=lambda: [64, 112], min_length=2, max_length=2)
     views: int = Field(4, ge=1, le=16)
+    min_views: int = Field(1, ge=1, le=16)  # keep an action while at least this many views are readable
+
+    @model_validator(mode="after")
+    def _min_views(self):
+        if self.min_views > self.views:
+            raise ValueError(f"min_views ({self.min_views}) cannot exceed views ({self.views})")
+        return self
 
 
 class ActionsCacheParams(ClipParams):
