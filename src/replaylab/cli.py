@@ -67,16 +67,28 @@ def _cmd_import_tracking(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bad_videos_message(e) -> str:
+    shown = "\n".join(f"  {f}: {r}" for f, r in e.bad[:20])
+    more = f"\n  ... and {len(e.bad) - 20} more" if len(e.bad) > 20 else ""
+    return f"{len(e.bad)} unreadable video(s); nothing written (rerun with --on-bad-video skip to leave them out):\n{shown}{more}"
+
+
 def _cmd_predict_fouls(args: argparse.Namespace) -> int:
+    from .data.cache import BadVideosError
     from .data.samples import AdapterError
     from .tasks.foul_predict import ModelFileError, predict_fouls
 
     try:
         summary = predict_fouls(args.data, args.model, args.out, batch_size=args.batch_size, view_chunk=args.view_chunk,
                                 workers=args.workers, threads=args.threads, center_frame=args.center_frame,
-                                source_fps=args.source_fps, max_views=args.max_views)  # fmt: skip
+                                source_fps=args.source_fps, max_views=args.max_views,
+                                on_bad_video=args.on_bad_video)  # fmt: skip
+    except BadVideosError as e:
+        raise CliError(_bad_videos_message(e)) from None
     except (AdapterError, ModelFileError) as e:
         raise CliError(str(e)) from e
+    for item in summary["skipped"]:
+        print(f"predict-fouls: skipped {item['source']}: {item['reason']}", file=sys.stderr)
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -162,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     pf.add_argument("--batch-size", type=int, default=4, help="actions per batch (default 4)")
     pf.add_argument("--workers", type=int, default=1, help="decoding processes (default 1)")
     pf.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
+    pf.add_argument("--on-bad-video", choices=["fail", "skip"], default="fail",
+                    help="fail: stop, list the unreadable videos, write nothing (default); skip: drop unreadable views, "
+                    "predict every action with a readable one, list the skipped ones")  # fmt: skip
     pf.set_defaults(func=_cmd_predict_fouls)
     de = sub.add_parser("detect", help="find the headers of a new match: pre-filter on tracking -> CNN on candidate windows -> "
                         "post-filter; writes an events CSV")  # fmt: skip
@@ -189,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     except (P.ParamsError, CliError) as e:
         print(f"replaylab: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `replaylab ... | head`: the reader went away; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the interpreter's final flush does not fail again
+        return 141
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -229,7 +230,11 @@ def test_multi_view_drops_bad_views_and_keeps_the_action(views_with_bad, tmp_pat
         Sample("act2", ("b.mp4", "a.mp4"), "g2", 0, center_s=1.0),
     ]
     spec = ClipSpec(frames=3, size=(16, 24), views=4)
-    summary = _build(SampleIndex(samples, ["x", "y"], views_with_bad), spec, tmp_path, skipped_csv=tmp_path / "s.csv")
+    with pytest.raises(BadVideosError) as e:  # on_bad_video: fail stops on any unreadable view, listing each
+        _build(SampleIndex(samples, ["x", "y"], views_with_bad), spec, tmp_path / "fail")
+    assert sorted(Path(f).name for f, _ in e.value.bad) == ["c.avi", "d.mp4"]
+    idx = SampleIndex(samples, ["x", "y"], views_with_bad)
+    summary = _build(idx, spec, tmp_path, skipped_csv=tmp_path / "s.csv", on_bad_video="skip")
     assert summary["dropped_views"] == 4 and summary["skipped_few_views"] == 1 and summary["clips"] == 2
     rows = list(csv.DictReader(open(tmp_path / "s.csv")))
     assert sum(r["reason"].startswith("view of sample act0 dropped") for r in rows) == 2
@@ -244,9 +249,7 @@ def test_multi_view_drops_bad_views_and_keeps_the_action(views_with_bad, tmp_pat
         assert not f["clips"][0, 2:].any()
 
     strict = ClipSpec(frames=3, size=(16, 24), views=4, min_views=3)
-    summary = _build(
-        SampleIndex(samples, ["x", "y"], views_with_bad), strict, tmp_path / "strict", skipped_csv=tmp_path / "t.csv"
-    )
+    summary = _build(idx, strict, tmp_path / "strict", skipped_csv=tmp_path / "t.csv", on_bad_video="skip")
     assert summary["clips"] == 1 and summary["skipped_few_views"] == 2  # act2 has only 2 views, both readable: kept
     assert "sample act0: 2 of 4 views readable (min_views: 3)" in open(tmp_path / "t.csv").read()
     with pytest.raises(ValueError, match="min_views must be in 1..views"):

@@ -352,12 +352,12 @@ def build_cache(
             pool.terminate()
             pool.join()
     bad_list = sorted(bad.values())
-    if bad_list and on_bad_video == "fail":
-        raise BadVideosError(bad_list)
     kept_units = [u for u in units if u.key not in bad]
     outcomes = {u.key: _outcome(work_dir, u.key) for u in kept_units}
     skipped_rows = {i: r for o in outcomes.values() for i, r in o["skipped"].items()}
     dropped_views = [d for o in outcomes.values() for d in o["dropped_views"]]
+    if (bad_list or dropped_views) and on_bad_video == "fail":
+        raise BadVideosError(sorted({*bad_list, *((f, r) for _, f, r in dropped_views)}))
     padded = {i: n for o in outcomes.values() for i, n in o["padded"].items()}
     n_views = {i: n for o in outcomes.values() for i, n in o["views"].items()}
     if skipped_csv is not None:
