@@ -244,7 +244,7 @@ def _scan(path: Path) -> _Scan:
                 dts.append(packet.dts)
                 if packet.pts is not None and packet.duration:
                     durations[packet.pts] = packet.duration
-                packed = packed or _packed(codec, bytes(packet))
+                packed = packed or (codec == "mpeg4" and _packed(codec, bytes(packet)))
         except av.error.FFmpegError as e:
             error = f"demuxing stopped after {len(pts)} packets: {_reason(e)}"
         if packed and error is None:
