@@ -36,6 +36,9 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
 def _cmd_split(args: argparse.Namespace) -> int:
     from .data.splits import split_header_tool_csv
 
+    for flag in ("input_csv", "output_dir"):
+        if getattr(args, flag) is None:
+            raise CliError(f"split: --{flag.replace('_', '-')} is required")
     root = args.root_dir if args.root_dir is not None else Path(args.input_csv).parent
     try:
         summary = split_header_tool_csv(
@@ -47,36 +50,88 @@ def _cmd_split(args: argparse.Namespace) -> int:
     return 0
 
 
+def _option_value(text: str):
+    """An --option value: JSON when it parses (numbers, true/false, null, lists), else the text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def _cmd_import_tracking(args: argparse.Namespace) -> int:
     from .data.adapters.kloppy_tracking import convert_provider
     from .data.samples import AdapterError
 
-    files = {}
+    files: dict = {}
     for item in args.file:
         key, sep, value = item.partition("=")
         if not sep or not key or not value:
             raise CliError(f"--file expects KEY=PATH (e.g. home_data=Sample_Game_1_RawTrackingData_Home_Team.csv), got {item!r}")
-        files[key] = value
+        if key in files:  # a repeated key (e.g. two Hawk-Eye feeds) becomes a list
+            files[key] = [*files[key], value] if isinstance(files[key], list) else [files[key], value]
+        else:
+            files[key] = value
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CliError(f"--option expects KEY=VALUE (e.g. sample_rate=0.5), got {item!r}")
+        if key in files:
+            raise CliError(f"--option {key}: already given as a --file or --option")
+        files[key] = _option_value(value)
+    if args.video_fps is None and args.video is None:
+        raise CliError("import-tracking: give --video-fps (or --video, whose frame rate is used)")
+    fps, duration = args.video_fps, None
+    if args.video is not None:
+        from .data.video import VideoReadError, probe
+
+        try:
+            info = probe(args.video)
+        except VideoReadError as e:
+            raise CliError(str(e)) from None
+        fps, duration = fps or info.fps, info.duration_s
+    offset = args.video_offset_s
+    if offset.strip().lower() != "auto":
+        try:
+            offset = float(offset)
+        except ValueError:
+            raise CliError(f"--video-offset-s expects seconds or 'auto', got {offset!r}") from None
     try:
-        tracking, players = convert_provider(
-            args.provider, args.out, video_fps=args.video_fps, video_offset_s=args.video_offset_s, **files
-        )
+        tracking, players = convert_provider(args.provider, args.out, video_fps=fps, video_offset_s=offset,
+                                             video_duration_s=duration, **files)  # fmt: skip
     except (AdapterError, FileNotFoundError, TypeError) as e:  # unknown provider / wrong file keys / missing files
         raise CliError(str(e)) from e
-    print(json.dumps({"tracking": str(tracking), "players": str(players)}, indent=2))
+    summary_path = Path(args.out) / "tracking_summary.json"
+    summary = json.loads(summary_path.read_text())
+    for key, what in (("off_pitch_rows", "rows off the pitch"), ("ball_speed_warnings", "ball speeds above 45 m/s"),
+                      ("player_speed_warnings", "player speeds above 13 m/s")):  # fmt: skip
+        if summary[key]:
+            print(f"import-tracking: warning: {summary[key]} {what} (see {summary_path})", file=sys.stderr)
+    print(json.dumps({"tracking": str(tracking), "players": str(players), "summary": str(summary_path)}, indent=2))
     return 0
 
 
+def _bad_videos_message(e) -> str:
+    shown = "\n".join(f"  {f}: {r}" for f, r in e.bad[:20])
+    more = f"\n  ... and {len(e.bad) - 20} more" if len(e.bad) > 20 else ""
+    return f"{len(e.bad)} unreadable video(s); nothing written (rerun with --on-bad-video skip to leave them out):\n{shown}{more}"
+
+
 def _cmd_predict_fouls(args: argparse.Namespace) -> int:
+    from .data.cache import BadVideosError
     from .data.samples import AdapterError
     from .tasks.foul.predict import ModelFileError, predict_fouls
 
     try:
         summary = predict_fouls(args.data, args.model, args.out, batch_size=args.batch_size, view_chunk=args.view_chunk,
                                 workers=args.workers, threads=args.threads, center_frame=args.center_frame,
-                                source_fps=args.source_fps, max_views=args.max_views)  # fmt: skip
+                                source_fps=args.source_fps, max_views=args.max_views,
+                                on_bad_video=args.on_bad_video)  # fmt: skip
+    except BadVideosError as e:
+        raise CliError(_bad_videos_message(e)) from None
     except (AdapterError, ModelFileError) as e:
         raise CliError(str(e)) from e
+    for item in summary["skipped"]:
+        print(f"predict-fouls: skipped {item['source']}: {item['reason']}", file=sys.stderr)
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -89,6 +144,9 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     from .inference.detect import EVENT_COLUMNS, detect_headers
     from .io import write_csv
 
+    for flag, path in (("--video", args.video), ("--tracking", args.tracking), ("--models", args.models)):
+        if not Path(path).exists():  # before any model loads
+            raise CliError(f"{flag} {path}: not found")
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
@@ -138,12 +196,14 @@ def build_parser() -> argparse.ArgumentParser:
         "split",
         help="split a header-tool clip CSV (path,label[,video_id,...]) into train.csv / val.csv, disjoint by video",
     )
-    sp.add_argument("--input_csv", required=True, help="CSV of .npy clip paths (relative to --root_dir) and labels")
-    sp.add_argument("--output_dir", required=True, help="directory for train.csv and val.csv")
+    sp.add_argument("--input-csv", help="CSV of .npy clip paths (relative to --root-dir) and labels")
+    sp.add_argument("--output-dir", help="directory for train.csv and val.csv")
     sp.add_argument(
-        "--root_dir", default=None, help="directory the CSV's relative paths start from (default: the CSV's directory)"
+        "--root-dir", default=None, help="directory the CSV's relative paths start from (default: the CSV's directory)"
     )
-    sp.add_argument("--val_split", type=float, default=0.2, help="fraction of the clips for validation (default 0.2)")
+    sp.add_argument("--val-split", type=float, default=0.2, help="fraction of the clips for validation (default 0.2)")
+    for old in ("input_csv", "output_dir", "root_dir", "val_split"):  # the old spellings, still accepted
+        sp.add_argument(f"--{old}", dest=old, type=float if old == "val_split" else None, help=argparse.SUPPRESS)
     sp.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     sp.set_defaults(func=_cmd_split)
     it = sub.add_parser(
@@ -154,9 +214,15 @@ def build_parser() -> argparse.ArgumentParser:
                     "sportec, signality, hawkeye, pff")  # fmt: skip
     it.add_argument("--file", action="append", default=[], metavar="KEY=PATH",
                     help="a provider file as the kloppy loader names it (repeat), e.g. --file meta_data=meta.xml --file raw_data=raw.dat")  # fmt: skip
+    it.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                    help="a kloppy loader option (repeat), e.g. --option sample_rate=0.5 --option only_alive=false")  # fmt: skip
     it.add_argument("--out", required=True, help="the match folder to write tracking.csv and players.csv into")
-    it.add_argument("--video_fps", type=float, required=True, help="frame rate of the match video the rows are aligned to")
-    it.add_argument("--video_offset_s", type=float, default=0.0, help="tracking time at the video's first frame, seconds")
+    it.add_argument("--video", default=None, help="the match video: its frame rate and duration (the feed must overlap it)")
+    it.add_argument("--video-fps", type=float, default=None, help="frame rate of the match video the rows are aligned to")
+    it.add_argument("--video-offset-s", default="0.0", help="tracking time at the video's first frame, seconds, or 'auto' "
+                    "(the feed's first frame is the video's first frame; default 0.0)")  # fmt: skip
+    it.add_argument("--video_fps", dest="video_fps", type=float, help=argparse.SUPPRESS)  # old spellings
+    it.add_argument("--video_offset_s", dest="video_offset_s", help=argparse.SUPPRESS)
     it.set_defaults(func=_cmd_import_tracking)
     pf = sub.add_parser("predict-fouls", help="classify every action of a SoccerNet-MVFoul split directory with a train@foul "
                         "model; writes the official predictions JSON")  # fmt: skip
@@ -178,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     pf.add_argument("--batch-size", type=int, default=4, help="actions per batch (default 4)")
     pf.add_argument("--workers", type=int, default=1, help="decoding processes (default 1)")
     pf.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
+    pf.add_argument("--on-bad-video", choices=["fail", "skip"], default="fail",
+                    help="fail: stop, list the unreadable videos, write nothing (default); skip: drop unreadable views, "
+                    "predict every action with a readable one, list the skipped ones")  # fmt: skip
     pf.set_defaults(func=_cmd_predict_fouls)
     de = sub.add_parser("detect", help="find the headers of a new match: pre-filter on tracking -> CNN on candidate windows -> "
                         "post-filter; writes an events CSV")  # fmt: skip
@@ -212,6 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     except (P.ParamsError, CliError) as e:
         print(f"replaylab: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `replaylab ... | head`: the reader went away; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the interpreter's final flush does not fail again
+        return 141
 
 
 if __name__ == "__main__":

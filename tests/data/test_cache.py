@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 from video_fixtures import decode_index, make_video
 
-from replaylab.data.cache import BadVideosError, ClipSpec, build_cache, contact_sheet_png, plan_units, read_cache_meta
+from replaylab.data.cache import (
+    BadVideosError,
+    ClipSpec,
+    WindowOutsideError,
+    build_cache,
+    contact_sheet_png,
+    plan_units,
+    read_cache_meta,
+)
 from replaylab.data.samples import Sample, SampleIndex, read_csv
 from replaylab.data.video import read_frames
 
@@ -72,13 +81,58 @@ def test_moving_crop_track_is_followed_frame_by_frame(videos, tmp_path):
     )
 
 
-def test_window_is_centred_with_stride_and_edge_replication(videos, tmp_path):
+def test_window_is_centred_with_stride_and_edge_replication_when_asked(videos, tmp_path):
     s = Sample("edge", ("a.mp4",), "a", 0, center_s=0.08)  # frame 2, window reaches before the start
-    spec = ClipSpec(frames=6, size=(64, 96), stride=2)
-    _build(SampleIndex([s], ["x"], videos), spec, tmp_path)
+    spec = ClipSpec(frames=6, size=(64, 96), stride=2, outside="pad")
+    summary = _build(SampleIndex([s], ["x"], videos), spec, tmp_path)
     with h5py.File(tmp_path / "c.h5", "r") as f:
         got = [decode_index(fr) for fr in f["clips"][0]]
     assert got == [0, 0, 0, 2, 4, 6]  # frames 2 + (k - 3) * 2, clamped at 0
+    assert summary["padded_clips"] == 1 and summary["padded_frames"] == 2  # times -0.16 and -0.08 s are not in the video
+
+
+def _edge_samples():
+    return [
+        Sample("inside", ("a.mp4",), "a", 0, center_s=1.2),
+        Sample("early", ("a.mp4",), "a", 0, center_s=0.08),  # needs frames before the first
+        Sample("late", ("b.mp4",), "b", 1, center_s=2.3),  # 60 frames = 2.4 s: needs frames past the last
+        Sample("last", ("b.mp4",), "b", 1, center_s=2.2),  # its window ends exactly on the last frame (2.36 s)
+    ]
+
+
+def test_windows_outside_the_video_are_skipped_and_listed(videos, tmp_path):
+    spec = ClipSpec(frames=6, size=(16, 16), stride=2)  # outside: skip (default)
+    summary = _build(SampleIndex(_edge_samples(), ["x", "y"], videos), spec, tmp_path, skipped_csv=tmp_path / "skipped.csv")
+    assert [s.sample_id for s in read_csv(tmp_path / "c_index.csv").samples] == ["inside", "last"]
+    assert summary["skipped_outside"] == 2 and summary["skipped_samples"] == 2 and summary["padded_frames"] == 0
+    rows = list(csv.DictReader(open(tmp_path / "skipped.csv")))
+    reasons = {r["reason"].split(": ")[1]: r for r in rows}
+    assert set(reasons) == {"sample early", "sample late"}
+    assert "2 of 6 clip frames outside the video (0 to 2.400 s)" in reasons["sample early"]["reason"]
+    assert "1 of 6 clip frames outside" in reasons["sample late"]["reason"]
+    assert reasons["sample late"]["source"] == "b.mp4" and reasons["sample late"]["samples"] == "1"
+    with h5py.File(tmp_path / "c.h5", "r") as f:
+        assert [decode_index(fr) for fr in f["clips"][1]] == [49, 51, 53, 55, 57, 59]
+
+
+def test_windows_outside_the_video_fail_when_asked(videos, tmp_path):
+    spec = ClipSpec(frames=6, size=(16, 16), stride=2, outside="fail")
+    with pytest.raises(WindowOutsideError, match=r"b\.mp4: sample late: 1 of 6 clip frames outside"):
+        _build(SampleIndex(_edge_samples()[2:], ["x", "y"], videos), spec, tmp_path, on_bad_video="skip")
+    with pytest.raises(ValueError, match="outside: unknown value 'clamp'"):
+        ClipSpec(frames=6, size=(16, 16), outside="clamp")
+
+
+def test_short_video_for_whole_video_sampling(videos, tmp_path):
+    clip = np.zeros((3, 8, 8, 3), np.uint8)
+    np.save(tmp_path / "short.npy", clip)
+    samples = [Sample("short", ("short.npy",), "g", 0), Sample("whole", (str(videos / "a.mp4"),), "h", 0)]
+    idx = SampleIndex(samples, ["x"], tmp_path)
+    summary = _build(idx, ClipSpec(frames=4, size=(8, 8)), tmp_path / "skip", skipped_csv=tmp_path / "s.csv")
+    assert summary["clips"] == 1 and summary["skipped_outside"] == 1
+    assert "1 of 4 clip frames missing: the clip has 3 frames" in open(tmp_path / "s.csv").read()
+    summary = _build(idx.subset(["short"]), ClipSpec(frames=4, size=(8, 8), outside="pad"), tmp_path / "pad")
+    assert summary["clips"] == 1 and summary["padded_frames"] == 1
 
 
 def test_killed_build_resumes_without_redoing_finished_videos(videos, tmp_path):
@@ -154,6 +208,60 @@ def test_multi_view_pads_missing_views(videos, tmp_path):
         assert not f["clips"][1, 2:].any() and f["clips"][1, :2].any()
     meta = read_cache_meta(tmp_path / "c.h5")
     assert meta["sample_ids"] == ["act0", "act1"] and meta["shape"] == (4, 3, 16, 24, 3)
+
+
+@pytest.fixture()
+def views_with_bad(videos, tmp_path):
+    root = tmp_path / "views"
+    root.mkdir()
+    for name in ("a", "b"):
+        (root / f"{name}.mp4").write_bytes((videos / f"{name}.mp4").read_bytes())
+    make_video(root / "c.avi", codec="msmpeg4v2", fps=25, n_frames=60, size=(96, 64))
+    data = (root / "c.avi").read_bytes()
+    (root / "c.avi").write_bytes(data[: len(data) // 2])  # truncated AVI
+    (root / "d.mp4").write_bytes(b"not a video")
+    return root
+
+
+def test_multi_view_drops_bad_views_and_keeps_the_action(views_with_bad, tmp_path):
+    samples = [
+        Sample("act0", ("c.avi", "a.mp4", "d.mp4", "b.mp4"), "g0", 1, center_s=1.0),  # 2 of 4 readable
+        Sample("act1", ("d.mp4", "c.avi"), "g1", 0, center_s=1.0),  # none readable
+        Sample("act2", ("b.mp4", "a.mp4"), "g2", 0, center_s=1.0),
+    ]
+    spec = ClipSpec(frames=3, size=(16, 24), views=4)
+    with pytest.raises(BadVideosError) as e:  # on_bad_video: fail stops on any unreadable view, listing each
+        _build(SampleIndex(samples, ["x", "y"], views_with_bad), spec, tmp_path / "fail")
+    assert sorted(Path(f).name for f, _ in e.value.bad) == ["c.avi", "d.mp4"]
+    idx = SampleIndex(samples, ["x", "y"], views_with_bad)
+    summary = _build(idx, spec, tmp_path, skipped_csv=tmp_path / "s.csv", on_bad_video="skip")
+    assert summary["dropped_views"] == 4 and summary["skipped_few_views"] == 1 and summary["clips"] == 2
+    rows = list(csv.DictReader(open(tmp_path / "s.csv")))
+    assert sum(r["reason"].startswith("view of sample act0 dropped") for r in rows) == 2
+    assert any("c.avi" in r["source"] and "truncated" in r["reason"] for r in rows)
+    assert any(r["reason"] == "sample act1: 0 of 2 views readable (min_views: 1)" for r in rows)
+    with h5py.File(tmp_path / "c.h5", "r") as f:
+        assert [s.decode() for s in f["sample_id"][:]] == ["act0", "act2"]
+        assert f["n_views"][:].tolist() == [2, 2]
+        ref = {name: read_frames(views_with_bad / f"{name}.mp4", [0.96, 1.0, 1.04], size=(16, 24)) for name in "ab"}
+        np.testing.assert_array_equal(f["clips"][0, 0], ref["a"])  # readable views move to the front, in order
+        np.testing.assert_array_equal(f["clips"][0, 1], ref["b"])
+        assert not f["clips"][0, 2:].any()
+
+    strict = ClipSpec(frames=3, size=(16, 24), views=4, min_views=3)
+    summary = _build(idx, strict, tmp_path / "strict", skipped_csv=tmp_path / "t.csv", on_bad_video="skip")
+    assert summary["clips"] == 1 and summary["skipped_few_views"] == 2  # act2 has only 2 views, both readable: kept
+    assert "sample act0: 2 of 4 views readable (min_views: 3)" in open(tmp_path / "t.csv").read()
+    with pytest.raises(ValueError, match="min_views must be in 1..views"):
+        ClipSpec(frames=3, size=(16, 24), views=2, min_views=3)
+
+
+def test_dropped_by_rules_is_reported(videos, tmp_path):
+    idx = SampleIndex(
+        _index(videos).samples, ["neg", "pos"], videos, "t", {"offence 'Between'": 2, "action class 'Dont know'": 1}
+    )
+    summary = _build(idx, ClipSpec(frames=2, size=(8, 8)), tmp_path)
+    assert summary["dropped_by_rules"] == {"action class 'Dont know'": 1, "offence 'Between'": 2}
 
 
 def test_npy_sources_and_whole_video_sampling(videos, tmp_path):

@@ -1,14 +1,17 @@
 from fractions import Fraction
 
+import av
+import av.logging
 import numpy as np
 import pytest
-from video_fixtures import decode_index, index_pattern, make_audio_only, make_video
+from video_fixtures import decode_index, index_pattern, make_audio_only, make_packed_avi, make_video, sequential_decode
 
 from replaylab.data.video import (
     VideoInfo,
     VideoReadError,
     clip_times,
     crop_resize,
+    display_ranks,
     frame_times,
     probe,
     read_frames,
@@ -69,6 +72,69 @@ def test_codec_container_matrix(matrix_videos, name, codec, fps, size):
     assert frames.shape == (len(ts), size[1], size[0], 3) and frames.dtype == np.uint8
     assert indices(frames) == [N - 1, 0, 17, 16, 5, 30, 0, 17, 2]
     assert indices(frames) == expected(ft, ts)
+
+
+@pytest.fixture(scope="module")
+def packed_avi(tmp_path_factory):
+    path = tmp_path_factory.mktemp("packed") / "divx_packed.avi"
+    return path, make_packed_avi(path, n_frames=40, gop=12, b_frames=2)
+
+
+def test_packed_fixture_is_what_ffmpeg_calls_packed(packed_avi):
+    path, _ = packed_avi
+    with av.logging.Capture() as logs:
+        old = av.logging.get_level()
+        av.logging.set_level(av.logging.INFO)
+        try:
+            with av.open(str(path)) as container:
+                pts = [p.pts for p in container.demux(video=0) if p.size]
+            with av.open(str(path)) as container:
+                n = sum(1 for _ in container.decode(video=0))
+        finally:
+            av.logging.set_level(old)
+    assert any("packed B-frames" in message for _, _, message in logs)
+    assert pts[:7] == [1, 3, 2, 4, 6, 5, 7]  # the demuxer's timestamps are not the display order
+    assert n == 40
+
+
+@pytest.mark.parametrize("case", [m[0] for m in MATRIX] + ["bframes.mp4", "bframes.avi", "divx_packed.avi"], ids=lambda c: c)
+def test_every_frame_matches_sequential_decode(matrix_videos, packed_avi, tmp_path, case):
+    """frame_times()[i] reads back exactly the i-th frame a player shows, pixel for pixel, in any request order."""
+    if case in matrix_videos:
+        path, _ = matrix_videos[case]
+    elif case == "divx_packed.avi":
+        path, _ = packed_avi
+    else:
+        path = tmp_path / case
+        make_video(path, codec="libx264" if case.endswith("mp4") else "mpeg4", fps=25, n_frames=40, gop=12, b_frames=2)
+    shown = sequential_decode(path)
+    assert [decode_index(f) for f in shown] == list(range(len(shown)))
+    ft = frame_times(path)
+    assert len(ft) == len(shown) == probe(path).n_frames
+    frames = read_frames(path, ft)
+    for i, (got, want) in enumerate(zip(frames, shown, strict=True)):
+        np.testing.assert_array_equal(got, want, err_msg=f"{case} frame {i}")
+    rng = np.random.default_rng(0)
+    picks = rng.permutation(len(ft))[:12].tolist() + [0, len(ft) - 1]
+    for k in picks:  # one seek per read: every keyframe neighbourhood, frame 0 and the last frame
+        np.testing.assert_array_equal(read_frames(path, [ft[k]])[0], shown[k], err_msg=f"{case} frame {k} alone")
+
+
+def test_display_ranks_reorder_b_frames():
+    # decode order I P B B P B B I B B P -> shown 0 3 1 2 6 4 5 9 7 8 10
+    assert display_ranks(list("IPBBPBBIBBP")) == [0, 3, 1, 2, 6, 4, 5, 9, 7, 8, 10]
+    assert display_ranks(list("IPPP")) == [0, 1, 2, 3]
+    assert display_ranks(list("IPB")) == [0, 2, 1]
+    assert display_ranks([]) == []
+    # a packed AVI demuxes with pts 1 3 2 4 6 5 ...: ordering by them misplaces every B-frame pair; ranks do not
+    types = list("IPBBPBBPBB")
+    demuxed_pts = [1, 3, 2, 4, 6, 5, 7, 9, 8, 10]
+    ranks = display_ranks(types)
+    assert sorted(ranks) == list(range(10))
+    assert [r + 1 for r in ranks] != demuxed_pts
+    assert [types[ranks.index(k)] for k in range(4)] == ["I", "B", "B", "P"]
+    with pytest.raises(ValueError, match="unknown coding type 'X' at frame 1"):
+        display_ranks(["I", "X"])
 
 
 @pytest.mark.parametrize("suffix", ["mkv", "mp4"])
@@ -263,3 +329,30 @@ def test_clip_times_and_uniform_times():
     np.testing.assert_allclose(uniform_times(duration_s=10.0, frames=5), [1.0, 3.0, 5.0, 7.0, 9.0])
     np.testing.assert_allclose(uniform_times(duration_s=1.0, frames=1), [0.5])
     assert uniform_times(duration_s=4.0, frames=0).shape == (0,)
+
+
+@pytest.mark.parametrize(("name", "codec"), [("cut.avi", "msmpeg4v2"), ("cut_mpeg4.avi", "mpeg4"), ("cut.mp4", "libx264")])
+@pytest.mark.parametrize("keep", [0.2, 0.5, 0.8, 0.9])
+def test_truncated_files_are_reported_not_shortened(tmp_path, name, codec, keep):
+    """A file cut inside its frame data is truncated for probe/frame_times (what the header promises is not there);
+    the frames that remain still read back exactly."""
+    path = tmp_path / name
+    options = {"movflags": "faststart"} if name.endswith(".mp4") else None
+    make_video(path, codec=codec, fps=25, n_frames=100, container_options=options)
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    for call in (probe, frame_times):
+        with pytest.raises(VideoReadError, match=rf"{name}: codec \w+: truncated: .*\(\d+ frames readable\)"):
+            call(path)
+    assert indices(read_frames(path, [0.0, 0.04])) == [0, 1]
+    with pytest.raises(VideoReadError, match=rf"{name}: .*truncated: decoding stopped at .* should last 4\.000 s"):
+        read_frames(path, [3.99])
+
+
+def test_avi_with_only_its_index_cut_is_complete(tmp_path):
+    path = tmp_path / "no_index.avi"
+    make_video(path, codec="msmpeg4v2", fps=25, n_frames=50)
+    data = path.read_bytes()
+    path.write_bytes(data[: data.rindex(b"idx1") + 8])  # every frame is there; the trailing index is not
+    assert probe(path).n_frames == 50
+    assert indices(read_frames(path, frame_times(path))) == list(range(50))

@@ -122,3 +122,59 @@ def make_audio_only(path: str | os.PathLike, *, seconds: float = 0.5, rate: int 
             out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
+
+
+_VOP = b"\x00\x00\x01\xb6"
+# N-VOP ("not coded" placeholder): P-VOP header, modulo_time_base 0, marker, 5-bit time increment 0 (25 fps), marker,
+# vop_coded 0, then stuffing (0 and ones) to the byte boundary.
+_NVOP_25FPS = _VOP + bytes([0b01010000, 0b01001111])
+
+
+def _vop_kind(data: bytes) -> str:
+    return "IPBS"[data[data.find(_VOP) + 4] >> 6]
+
+
+def make_packed_avi(path: str | os.PathLike, *, n_frames: int = 30, gop: int = 12, b_frames: int = 2) -> list[float]:
+    """An MPEG-4 part 2 AVI with DivX-style packed B-frames (as DivX 5 / XviD write them); returns true frame times.
+
+    Encodes a B-frame stream, then repacks it the DivX way: each I/P chunk also carries the first B-VOP decoded
+    after it, the other B-VOPs move one chunk later, and an N-VOP fills the freed slot; the first chunk carries
+    the 'DivX503b1393p' user data that tells decoders the stream is packed. FFmpeg logs "Video uses a non-standard
+    and wasteful way to store B-frames ('packed B-frames')" for the result."""
+    path = os.fspath(path)
+    plain = path + ".plain.avi"
+    make_video(plain, codec="mpeg4", fps=25, n_frames=n_frames, gop=gop, b_frames=b_frames)
+    with av.open(plain) as src:
+        data = [bytes(p) for p in src.demux(src.streams.video[0]) if p.size]
+        chunks: list[bytes] = []
+        i = 0
+        while i < len(data):
+            j = i + 1
+            while j < len(data) and _vop_kind(data[j]) == "B":
+                j += 1
+            bs = data[i + 1 : j]
+            if bs:  # anchor + first B | other Bs | N-VOP
+                chunks += [data[i] + bs[0], *bs[1:], _NVOP_25FPS]
+            else:
+                chunks.append(data[i])
+            i = j
+        first = chunks[0].find(_VOP)
+        chunks[0] = chunks[0][:first] + b"\x00\x00\x01\xb2DivX503b1393p" + chunks[0][first:]
+        with av.open(path, mode="w") as out:
+            stream = out.add_stream_from_template(src.streams.video[0])
+            for k, chunk in enumerate(chunks):
+                packet = av.Packet(chunk)
+                packet.pts = packet.dts = k
+                packet.time_base = Fraction(1, 25)
+                packet.stream = stream
+                packet.is_keyframe = _vop_kind(chunk) == "I"
+                out.mux(packet)
+    os.remove(plain)
+    assert len(chunks) == n_frames
+    return [i / 25 for i in range(n_frames)]
+
+
+def sequential_decode(path: str | os.PathLike) -> list[np.ndarray]:
+    """Every frame in decoder output order (what a player shows, one after the other), as RGB arrays."""
+    with av.open(os.fspath(path)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]

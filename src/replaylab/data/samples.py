@@ -82,6 +82,7 @@ class SampleIndex:
     classes: list[str]  # label names; Sample.label indexes this list
     root: Path = Path(".")  # relative sources resolve against this directory
     name: str = ""  # dataset / task name for messages
+    dropped: dict[str, int] = field(default_factory=dict)  # samples the adapter's rules left out, by reason
 
     def __post_init__(self):
         self.root = Path(self.root)
@@ -131,7 +132,7 @@ class SampleIndex:
 
     def subset(self, sample_ids: Sequence[str]) -> SampleIndex:
         by_id = {s.sample_id: s for s in self.samples}
-        return SampleIndex([by_id[i] for i in sample_ids], list(self.classes), self.root, self.name)
+        return SampleIndex([by_id[i] for i in sample_ids], list(self.classes), self.root, self.name, dict(self.dropped))
 
 
 def read_csv(

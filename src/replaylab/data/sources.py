@@ -37,14 +37,17 @@ def _merge(parts: list[tuple[SampleIndex, str, str | None]], name: str, root: Pa
     """Concatenate per-split indexes; sources become relative to ``root``."""
     samples: list[Sample] = []
     classes = parts[0][0].classes
+    dropped: dict[str, int] = {}
     for idx, split, prefix in parts:
+        for reason, n in idx.dropped.items():
+            dropped[reason] = dropped.get(reason, 0) + n
         if idx.classes != classes:
             raise AdapterError(f"{name}: class lists differ between splits ({classes} vs {idx.classes})")
         for s in idx.samples:
             s = _tag(s, split, prefix)
             srcs = tuple(_rebase(src, idx.root, root) for src in s.sources)
             samples.append(replace(s, sources=srcs))
-    return SampleIndex(samples, list(classes), root, name)
+    return SampleIndex(samples, list(classes), root, name, dropped)
 
 
 SourceLoader = Callable[..., SampleIndex]

@@ -3,6 +3,12 @@
 Times are seconds relative to the video stream's first frame (the first frame is at 0.0). The frame "at" time t is the
 last frame whose presentation time is <= t (+1 microsecond), which also holds for variable frame rate files.
 Every failure raises :class:`VideoReadError` naming the file; a frame is never substituted.
+
+MPEG-4 part 2 AVIs with DivX-style packed B-frames (a P-VOP and the next B-VOP in one chunk, an N-VOP placeholder
+later; the layout of DivX 5 / XviD files such as UCF101 and HMDB51) carry demuxer timestamps that do not follow
+display order. Such streams are detected (a chunk holding two VOPs), unpacked with FFmpeg's ``mpeg4_unpack_bframes``
+bitstream filter, and every frame gets its display slot from the VOP coding types in decode order
+(:func:`display_ranks`), so frame i of :func:`frame_times` is the i-th frame a player shows.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import av.bitstream
 import cv2
 import numpy as np
 
@@ -24,6 +31,7 @@ __all__ = [
     "VideoReadError",
     "clip_times",
     "crop_resize",
+    "display_ranks",
     "frame_times",
     "probe",
     "read_frames",
@@ -95,9 +103,15 @@ def _expected_end_ticks(container: av.container.InputContainer, stream: av.video
     """Absolute end of the video stream according to the header, in stream ticks, or None if unknown.
 
     A container-level duration is only trusted when the video is the only stream (it may cover audio otherwise)."""
+    start = stream.start_time or 0
+    promised = None  # the header's frame count (AVI dwLength, MP4 sample count) at the nominal rate
+    rate = _nominal_rate(stream)
+    if stream.frames and rate:
+        promised = start + math.floor(Fraction(stream.frames) / Fraction(rate).limit_denominator(10**6) / stream.time_base)
     if stream.duration:
-        start = stream.start_time or 0
-        return start + stream.duration
+        return max(start + stream.duration, promised or 0)
+    if promised is not None:
+        return promised
     if container.duration and len(container.streams) == 1:
         seconds = ((container.start_time or 0) + container.duration) / av.time_base
         return math.floor(Fraction(seconds).limit_denominator(10**9) / stream.time_base)
@@ -108,6 +122,86 @@ def _truncated(end_s: float, expected_s: float | None, frame_s: float) -> bool:
     return expected_s is not None and end_s < expected_s - (2 * frame_s + 0.01 * expected_s + 1e-3)
 
 
+# ---------------------------------------------------------------- packed B-frames (MPEG-4 part 2 in AVI)
+
+_VOP = b"\x00\x00\x01\xb6"  # MPEG-4 part 2 video object plane start code
+_VOP_TYPES = "IPBS"  # vop_coding_type: intra, predicted, bidirectional, sprite (GMC, predicted from the past)
+
+
+def _vop_type(data: bytes) -> str | None:
+    """Coding type of the first VOP in a packet ('I', 'P', 'B', 'S'), or None without a complete VOP header."""
+    i = data.find(_VOP)
+    if i < 0 or i + 4 >= len(data):
+        return None
+    return _VOP_TYPES[data[i + 4] >> 6]
+
+
+def display_ranks(types: Sequence[str]) -> list[int]:
+    """Display index of each frame of an MPEG-style stream from its coding types in decode order.
+
+    B-frames are shown as soon as they are decoded; an I/P/S frame is held back until the next I/P/S frame (or the
+    end) because the B-frames decoded after it are shown before it. E.g. I P B B P B B -> 0 3 1 2 6 4 5.
+    """
+    ranks = [0] * len(types)
+    held: int | None = None  # anchor frame waiting for its display slot
+    shown = 0
+    for k, kind in enumerate(types):
+        if kind not in _VOP_TYPES:
+            raise ValueError(f"unknown coding type {kind!r} at frame {k} (expected one of {_VOP_TYPES})")
+        if kind == "B":
+            ranks[k] = shown
+            shown += 1
+            continue
+        if held is not None:
+            ranks[held] = shown
+            shown += 1
+        held = k
+    if held is not None:
+        ranks[held] = shown
+    return ranks
+
+
+def _packed(codec: str, data: bytes) -> bool:
+    """Whether a packet of a ``codec`` stream holds two VOPs (DivX-style packed B-frames)."""
+    return codec == "mpeg4" and data.count(_VOP) >= 2
+
+
+def _unpacker(stream: av.video.stream.VideoStream) -> av.bitstream.BitStreamFilterContext:
+    return av.bitstream.BitStreamFilterContext("mpeg4_unpack_bframes", stream)
+
+
+def _packed_ticks(path: Path, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> dict:
+    """Display time (stream ticks) of each unpacked packet, keyed by the dts the unpacker gives it.
+
+    Chunk k of a packed AVI is slot k (dts k); after unpacking, packet k is the k-th frame in decode order and is shown
+    in slot ``first dts + display rank``."""
+    codec = _codec_name(stream)
+    unpack = _unpacker(stream)
+    dts: list[int] = []
+    types: list[str] = []
+
+    def take(packets) -> None:
+        for q in packets:
+            kind = _vop_type(bytes(q))
+            if kind is None:
+                continue  # an N-VOP left over (no picture)
+            if q.dts is None:
+                raise VideoReadError(f"{path}: codec {codec}: packed B-frames without chunk timestamps")
+            dts.append(q.dts)
+            types.append(kind)
+
+    container.seek(0, backward=True, any_frame=False, stream=stream)
+    try:
+        for packet in container.demux(stream):
+            take(unpack.filter(packet if packet.size else None))
+    except av.error.FFmpegError:
+        pass  # data cut off: the caller reports the demuxing error; the slots before it stand
+    if len(set(dts)) != len(dts):
+        raise VideoReadError(f"{path}: codec {codec}: packed B-frames with repeated chunk timestamps")
+    first = min(dts) if dts else 0
+    return {d: first + r for d, r in zip(dts, display_ranks(types), strict=True)}
+
+
 # ---------------------------------------------------------------- scanning (demux, no decoding)
 
 
@@ -116,6 +210,7 @@ class _Scan:
     info: VideoInfo
     times: np.ndarray  # sorted frame times, s from the first frame
     truncated: str | None  # reason when the stream ends early
+    packed: bool = False  # DivX-style packed B-frames: read through the unpacker with display-rank timestamps
 
 
 def _frame_ticks(frame: av.VideoFrame, previous: tuple[int, int] | None) -> int | None:
@@ -135,17 +230,26 @@ def _scan(path: Path) -> _Scan:
         dts: list[int | None] = []
         durations: dict[int, int] = {}
         error = None
+        packed = False
+        slots = 0  # packets with a timestamp, empty ones (dropped-frame chunks) included
+        last_corrupt = False
         try:
             for packet in container.demux(stream):
+                if packet.dts is not None or packet.pts is not None or packet.size:
+                    slots += 1
                 if packet.size == 0 or packet.is_discard:
                     continue
+                last_corrupt = bool(packet.is_corrupt)
                 pts.append(packet.pts)
                 dts.append(packet.dts)
                 if packet.pts is not None and packet.duration:
                     durations[packet.pts] = packet.duration
+                packed = packed or (codec == "mpeg4" and _packed(codec, bytes(packet)))
         except av.error.FFmpegError as e:
             error = f"demuxing stopped after {len(pts)} packets: {_reason(e)}"
-        if pts and all(p is not None for p in pts):
+        if packed and error is None:
+            ticks, durations = sorted(_packed_ticks(path, container, stream).values()), {}
+        elif pts and all(p is not None for p in pts):
             ticks = sorted(pts)
         elif dts and all(d is not None for d in dts):
             ticks = sorted(dts)  # display times of a constant-rate stream; order is irrelevant once sorted
@@ -167,10 +271,15 @@ def _scan(path: Path) -> _Scan:
         expected = _expected_end_ticks(container, stream)
         expected_s = float((expected - origin) * tb) if expected is not None else None
         truncated = error
+        promised = int(stream.frames or 0)  # AVI header / MP4 sample table frame count
+        if truncated is None and last_corrupt:
+            truncated = f"truncated: the last packet (frame {slots - 1}) is cut short"
+        if truncated is None and promised and slots < promised:
+            truncated = f"truncated: the header promises {promised} frames, the file holds {slots}"
         if truncated is None and _truncated(duration, expected_s, last_s):
             truncated = f"truncated: the stream ends at {duration:.3f} s but the header says {expected_s:.3f} s"
         info = VideoInfo(path, codec, stream.width, stream.height, float(fps), len(times), duration, vfr)
-        return _Scan(info, times, truncated)
+        return _Scan(info, times, truncated, packed)
 
 
 def _decode_ticks(path: Path) -> tuple[list[int], dict[int, int]]:
@@ -276,14 +385,55 @@ def _output_shape(h: int, w: int, crop_center, crop_px, size) -> tuple[int, int]
 # ---------------------------------------------------------------- reading
 
 
+@functools.lru_cache(maxsize=256)
+def _packed_map_cached(path: str, size: int, mtime_ns: int) -> dict | None:
+    p = Path(path)
+    with _open(p) as container:
+        stream = _video_stream(container, p)
+        if _codec_name(stream) != "mpeg4":
+            return None
+        packed = False
+        try:
+            for packet in container.demux(stream):
+                if packet.size and _packed(_codec_name(stream), bytes(packet)):
+                    packed = True
+                    break
+        except av.error.FFmpegError:
+            pass  # reading reports it
+        return _packed_ticks(p, container, stream) if packed else None
+
+
+def _packed_map(path: Path, stream: av.video.stream.VideoStream) -> dict | None:
+    """Display ticks by unpacked dts for a packed-B-frame stream (cached per file version), else None."""
+    if _codec_name(stream) != "mpeg4":
+        return None
+    st = path.stat()
+    return _packed_map_cached(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
 def _decoded(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream, landed: list | None = None
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    landed: list | None = None,
+    packed: dict | None = None,
 ) -> Iterator[av.VideoFrame]:
-    """Decoded frames from the current position; ``landed`` receives the first packet's dts (else pts)."""
+    """Decoded frames from the current position; ``landed`` receives the first packet's dts (else pts).
+
+    ``packed`` (display ticks by dts, :func:`_packed_ticks`) unpacks DivX-style packed B-frames first and stamps
+    each unpacked packet with its display time, which the decoder carries through its reordering."""
+    unpack = _unpacker(stream) if packed is not None else None
     for packet in container.demux(stream):
         if landed is not None and not landed and packet.size:
             landed.append(packet.dts if packet.dts is not None else packet.pts)
-        yield from packet.decode()
+        if unpack is None:
+            yield from packet.decode()
+            continue
+        end = not packet.size  # (the filter takes the packet's data)
+        for q in unpack.filter(None if end else packet):
+            q.pts = packed.get(q.dts) if q.dts is not None else None
+            yield from stream.codec_context.decode(q)
+        if end:
+            yield from stream.codec_context.decode(None)
 
 
 def read_frames(
@@ -340,6 +490,7 @@ def _read(
     result shared by every output of that frame, unless ``per_target``)."""
     codec, tb = _codec_name(stream), stream.time_base
     rate = _nominal_rate(stream)
+    packed = _packed_map(path, stream)
 
     def fail(reason: str, e: BaseException | None = None) -> VideoReadError:
         err = VideoReadError(f"{path}: codec {codec}: {reason}")
@@ -350,7 +501,7 @@ def _read(
     # Origin: pts of the first frame in display order (not stream.start_time, which e.g. AVI with B-frames sets to 0).
     origin = None
     try:
-        for frame in _decoded(container, stream):
+        for frame in _decoded(container, stream, packed=packed):
             counters["decoded"] += 1
             origin = _frame_ticks(frame, None)
             if origin is None:
@@ -404,7 +555,7 @@ def _read(
         overshoot = False
 
         try:
-            for frame in _decoded(container, stream, landed):
+            for frame in _decoded(container, stream, landed, packed):
                 counters["decoded"] += 1
                 ticks = _frame_ticks(frame, prev[2:] if prev else None)
                 if ticks is None:
@@ -413,6 +564,11 @@ def _read(
                 if prev is None and t > t_min + _EPS and ticks > origin:
                     overshoot = True  # the seek landed after the earliest target: retry from further back
                     break
+                if prev is not None and t < prev[1] - _EPS:
+                    raise fail(
+                        f"frame timestamps go backwards in decoder output (t={t:.3f} s after t={prev[1]:.3f} s): "
+                        "display order unknown"
+                    )
                 if prev is not None and t > prev[1]:
                     last_dur = t - prev[1]
                 # targets before this frame belong to the previous one

@@ -63,6 +63,7 @@ class ClipParams(_Section):
     fps: float | None = Field(None, gt=0.0, le=240.0)
     size: list[int] = Field(default_factory=lambda: [64, 64], min_length=2, max_length=2)
     crop_px: int | None = Field(None, ge=8, le=4096)
+    outside: Literal["skip", "fail", "pad"] = "skip"  # clip windows reaching outside their video
 
     @model_validator(mode="after")
     def _size(self):

@@ -187,3 +187,67 @@ def test_kloppy_missing(monkeypatch, tracking_dataset):
     assert "pip install 'replaylab[kloppy]'" in str(e.value)
     with pytest.raises(ImportError, match="replaylab\\[kloppy\\]"):
         dataset_to_table(ds, video_fps=25)
+
+
+# ---- clocks, spans and sanity warnings
+def test_offset_auto_and_span_checks(tracking_dataset):
+    from replaylab.data.adapters.kloppy_tracking import check_span, feed_span, resolve_offset
+
+    ds = tracking_dataset(_frames_10hz(5), period_starts=(100.0, 3000.0))  # feed clock starts at 100 s
+    assert feed_span(ds) == pytest.approx((100.0, 100.4))
+    assert (
+        resolve_offset(ds, "auto") == pytest.approx(100.0) and resolve_offset(ds, "2.5") == 2.5 and resolve_offset(ds, 1) == 1.0
+    )
+    rows = dataset_to_table(ds, video_fps=25, video_offset_s="auto")
+    assert [r["frame"] for r in rows if r["track_id"] == 0] == [0, 3, 5, 8, 10]
+    with pytest.raises(AdapterError, match=r"feed spans 100\.0 to 100\.4 s of video time .* but the video spans 0\.0 to 50\.0 s"):
+        check_span(ds, 0.0, 50.0)
+    check_span(ds, 0.0, 120.0)  # overlaps
+    check_span(ds, resolve_offset(ds, "auto"), 50.0)
+    late = tracking_dataset(_frames_10hz(2), period_starts=(73940.0, 80000.0))  # TRACAB-like wall-clock feed
+    with pytest.raises(AdapterError, match=r"spans 73940\.0 to 73940\.1 s .* at most 14400 s; set the video offset"):
+        check_span(late, 0.0)
+    with pytest.raises(AdapterError, match="expected seconds or 'auto'"):
+        resolve_offset(ds, "soon")
+
+
+def test_check_table_counts_off_pitch_rows_and_impossible_speeds(tracking_dataset):
+    from replaylab.data.adapters.kloppy_tracking import check_table
+
+    frames = [
+        {"t": 0.0, "ball": (0.1, 0.5), "players": {"home_7": (0.50, 0.5), "away_9": (0.3, 0.5)}},
+        {"t": 0.1, "ball": (0.9, 0.5), "players": {"home_7": (0.52, 0.5), "away_9": (0.3, 0.5)}},  # ball 840 m/s, player 21 m/s
+        {"t": 0.2, "ball": (0.9, 0.5), "players": {"home_7": (0.53, 0.5), "away_9": (1.2, 0.5)}},  # away_9 126 m along: off
+    ]
+    rows = dataset_to_table(tracking_dataset(frames), video_fps=10)
+    found = check_table(rows, video_fps=10)
+    assert found["off_pitch_rows"] == 1 and found["off_pitch_examples"][0]["x"] == pytest.approx(126.0)
+    assert found["ball_speed_warnings"] == 1 and found["speed_examples"][0]["speed_m_s"] == pytest.approx(840.0)
+    assert found["player_speed_warnings"] == 2  # home_7 at 21 m/s, away_9 jumping 94.5 m
+    calm = dataset_to_table(tracking_dataset(_frames_10hz(5)), video_fps=10)
+    assert check_table(calm, video_fps=10)["ball_speed_warnings"] == 0 == check_table(calm, video_fps=10)["off_pitch_rows"]
+
+
+def test_tracab_sample_needs_its_clock_offset(tmp_path):
+    import json
+
+    meta, raw = KLOPPY_FILES / "tracab_meta.xml", KLOPPY_FILES / "tracab_raw.dat"
+    if not (meta.is_file() and raw.is_file()):
+        pytest.skip("kloppy's TRACAB test files are not installed")
+    files = {"meta_data": str(meta), "raw_data": str(raw)}
+    with pytest.raises(AdapterError, match=r"feed spans 73940\.3 to 80717\.3 s of video time .* set the video offset"):
+        convert_provider("tracab", tmp_path / "m", video_fps=25, **files)
+    assert not (tmp_path / "m").exists()  # nothing written
+    convert_provider("tracab", tmp_path / "m", video_fps=25, video_offset_s="auto", only_alive=False, **files)
+    summary = json.loads((tmp_path / "m" / "tracking_summary.json").read_text())
+    assert summary["video_offset_s"] == pytest.approx(summary["feed_span_s"][0]) and summary["rows"] > 0
+    assert {"off_pitch_rows", "ball_speed_warnings", "player_speed_warnings"} <= set(summary)
+    first = (tmp_path / "m" / "tracking.csv").read_text().splitlines()[1]
+    assert first.startswith("0,0.0,")
+
+
+def test_listed_files_are_checked_one_by_one(tmp_path):
+    (tmp_path / "a.ball").write_text("")
+    with pytest.raises(AdapterError, match=r"ball_feeds='.*b\.ball' does not exist"):
+        load_provider("hawkeye", ball_feeds=[str(tmp_path / "a.ball"), str(tmp_path / "b.ball")], player_centroid_feeds=[],
+                      meta_data=str(tmp_path / "a.ball"))  # fmt: skip

@@ -121,6 +121,17 @@ def test_skipped_actions_with_reasons(split):
     assert "Dont know" in skipped["1"] and "2.0" in skipped["10"] and "Between" in skipped["11"]
 
 
+def test_dropped_actions_counted_per_reason_through_the_merge(split, tmp_path, mvfoul_action, write_mvfoul):
+    from replaylab.data.sources import _merge
+
+    idx = load_mvfoul(split)
+    assert idx.dropped == {"action class 'Dont know'": 1, "severity '2.0' for an offence": 1, "offence 'Between'": 1}
+    other = write_mvfoul(tmp_path / "valid", {7: mvfoul_action(7, "Tackling", "Between", "1.0"), 8: mvfoul_action(8)}, "valid")
+    merged = _merge([(idx, "train", "Train"), (load_mvfoul(other), "val", "valid")], "mvfoul", tmp_path)
+    assert merged.dropped == {"action class 'Dont know'": 1, "severity '2.0' for an offence": 1, "offence 'Between'": 2}
+    assert merged.subset([merged.samples[0].sample_id]).dropped == merged.dropped
+
+
 def test_options(split):
     idx = load_mvfoul(split, center_frame=50, fps=25.0, max_views=2)
     assert all(s.center_s == pytest.approx(2.0) for s in idx.samples)

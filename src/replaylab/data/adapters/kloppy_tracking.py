@@ -25,7 +25,15 @@ Tracking time ``t`` is the provider's clock: kloppy gives each frame a timestamp
 period's start, and each period a start on the feed's clock (a timedelta from the start of the feed,
 or a UTC datetime, taken relative to the first period's start). ``t = period start + frame timestamp``,
 so the second half continues after the first (with the half-time break, as in a full-match video).
-``video_offset_s`` is the tracking time of the video's first frame.
+``video_offset_s`` is the tracking time of the video's first frame; ``"auto"`` takes the feed's first frame
+(the earliest tracking time), which suits a video cut to start with the feed.
+
+:func:`check_table` warns about what a converted table should not hold (counted in ``tracking_summary.json`` by
+:func:`convert_provider`): rows off the pitch (beyond :data:`OFF_PITCH_MARGIN_M` of its lines) and speeds
+above physical limits (ball :data:`MAX_BALL_SPEED`, players :data:`MAX_PLAYER_SPEED`, metres per second,
+between consecutive rows of one track). When the video's duration is known the feed's time span (after the
+offset) must overlap it, else the conversion fails naming both spans; without it a feed that would start
+beyond :data:`MAX_VIDEO_S` fails the same way.
 
 ``kloppy`` is an optional dependency (``pip install 'replaylab[kloppy]'``); it is imported only inside
 the functions here.
@@ -47,6 +55,10 @@ from ..samples import AdapterError
 TRACKING_COLUMNS = ("frame", "time", "track_id", "team", "jersey", "x", "y", "z", "box_x1", "box_y1", "box_x2", "box_y2")
 PLAYER_COLUMNS = ("track_id", "player_id", "team", "jersey", "name")
 BALL_TRACK_ID = 0
+MAX_BALL_SPEED = 45.0  # m/s: faster than any shot on record
+MAX_PLAYER_SPEED = 13.0  # m/s: faster than any sprinter
+OFF_PITCH_MARGIN_M = 5.0  # rows further than this outside the lines are off the pitch
+MAX_VIDEO_S = 4 * 3600.0  # no match video is longer: a feed starting later than this is misaligned
 
 # provider name -> (kloppy module, loader); the keyword arguments of load_provider go to the loader
 PROVIDERS: dict[str, tuple[str, str]] = {
@@ -95,8 +107,9 @@ def load_provider(provider: str, **files: Any):
     except TypeError as e:
         raise AdapterError(f"tracking provider {provider!r}: {e}; {module_name}.{func_name} takes {sig}") from None
     for key, value in files.items():
-        if isinstance(value, (str, os.PathLike)) and "://" not in str(value) and not Path(value).exists():
-            raise AdapterError(f"tracking provider {provider!r}: {key}={str(value)!r} does not exist")
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, (str, os.PathLike)) and "://" not in str(item) and not Path(item).exists():
+                raise AdapterError(f"tracking provider {provider!r}: {key}={str(item)!r} does not exist")
     try:
         return loader(**files)
     except AdapterError:
@@ -197,11 +210,82 @@ def player_table(dataset) -> list[dict]:
     return rows
 
 
+def _first_start(ds):
+    periods = ds.metadata.periods
+    first_start = periods[0].start_timestamp if periods and isinstance(periods[0].start_timestamp, datetime) else None
+    if first_start is None and ds.frames and isinstance(ds.frames[0].period.start_timestamp, datetime):
+        first_start = min(f.period.start_timestamp for f in ds.frames)
+    return first_start
+
+
+def feed_span(dataset) -> tuple[float, float]:
+    """(first, last) tracking time of the feed's frames, seconds on the provider's clock."""
+    if not dataset.frames:
+        raise AdapterError("the tracking feed has no frames")
+    first_start = _first_start(dataset)
+    times = [tracking_time(f, first_start) for f in dataset.frames]
+    return min(times), max(times)
+
+
+def resolve_offset(dataset, video_offset_s: float | str) -> float:
+    """``video_offset_s`` as seconds: a number as is, ``"auto"`` the feed's first tracking time."""
+    if isinstance(video_offset_s, str):
+        if video_offset_s.strip().lower() != "auto":
+            try:
+                return float(video_offset_s)
+            except ValueError:
+                raise AdapterError(f"video_offset_s: expected seconds or 'auto', got {video_offset_s!r}") from None
+        return feed_span(dataset)[0]
+    return float(video_offset_s)
+
+
+def check_span(dataset, video_offset_s: float, video_duration_s: float | None = None) -> None:
+    """Fail, naming both spans, when the feed (shifted by the offset) does not overlap the video."""
+    t0, t1 = feed_span(dataset)
+    a, b = t0 - video_offset_s, t1 - video_offset_s
+    feed = f"the tracking feed spans {a:.1f} to {b:.1f} s of video time (feed clock {t0:.1f} to {t1:.1f} s, offset {video_offset_s:g} s)"
+    if video_duration_s is not None:
+        if b < 0 or a > video_duration_s:
+            raise AdapterError(f"{feed}, but the video spans 0.0 to {video_duration_s:.1f} s: no overlap; "
+                               "set the video offset (e.g. --video-offset-s auto)")  # fmt: skip
+    elif a > MAX_VIDEO_S or b < 0:
+        raise AdapterError(f"{feed}, but a match video spans 0 to at most {MAX_VIDEO_S:.0f} s; "
+                           "set the video offset (e.g. --video-offset-s auto)")  # fmt: skip
+
+
+def check_table(rows: Sequence[dict], *, pitch_length: float = 105.0, pitch_width: float = 68.0,
+                video_fps: float) -> dict[str, Any]:  # fmt: skip
+    """Counts (and a few examples) of rows off the pitch and of speeds above the physical limits."""
+    m = OFF_PITCH_MARGIN_M
+    off = [r for r in rows if not (-m <= r["x"] <= pitch_length + m and -m <= r["y"] <= pitch_width + m)]
+    last: dict[int, dict] = {}
+    fast = {"ball": [], "player": []}
+    for r in rows:  # rows are ordered by frame
+        prev = last.get(r["track_id"])
+        last[r["track_id"]] = r
+        if prev is None or r["frame"] <= prev["frame"]:
+            continue
+        dt = (r["frame"] - prev["frame"]) / video_fps
+        speed = math.hypot(r["x"] - prev["x"], r["y"] - prev["y"]) / dt
+        kind = "ball" if r["track_id"] == BALL_TRACK_ID else "player"
+        if speed > (MAX_BALL_SPEED if kind == "ball" else MAX_PLAYER_SPEED):
+            fast[kind].append({"frame": r["frame"], "track_id": r["track_id"], "speed_m_s": round(speed, 1)})
+    return {
+        "rows": len(rows),
+        "off_pitch_rows": len(off),
+        "off_pitch_examples": [{"frame": r["frame"], "track_id": r["track_id"], "x": r["x"], "y": r["y"]} for r in off[:5]],
+        "ball_speed_warnings": len(fast["ball"]),
+        "player_speed_warnings": len(fast["player"]),
+        "speed_examples": (fast["ball"][:3] + fast["player"][:3]),
+        "limits": {"ball_m_s": MAX_BALL_SPEED, "player_m_s": MAX_PLAYER_SPEED, "off_pitch_margin_m": OFF_PITCH_MARGIN_M},
+    }
+
+
 def dataset_to_table(
     dataset,
     *,
     video_fps: float,
-    video_offset_s: float = 0.0,
+    video_offset_s: float | str = 0.0,
     pitch_length: float = 105.0,
     pitch_width: float = 68.0,
     orientation=None,
@@ -215,11 +299,9 @@ def dataset_to_table(
     if not video_fps or video_fps <= 0:
         raise AdapterError(f"dataset_to_table: video_fps must be positive, got {video_fps}")
     ids = track_ids(dataset)
+    video_offset_s = resolve_offset(dataset, video_offset_s)
     ds = to_canonical(dataset, pitch_length=pitch_length, pitch_width=pitch_width, orientation=orientation)
-    periods = ds.metadata.periods
-    first_start = periods[0].start_timestamp if periods and isinstance(periods[0].start_timestamp, datetime) else None
-    if first_start is None and ds.frames and isinstance(ds.frames[0].period.start_timestamp, datetime):
-        first_start = min(f.period.start_timestamp for f in ds.frames)
+    first_start = _first_start(ds)
 
     best: dict[int, tuple[float, float, Any]] = {}  # video frame -> (distance to frame time, time, kloppy frame)
     for frame in ds.frames:
@@ -272,21 +354,34 @@ def write_players_csv(players: Sequence[dict], path: str | os.PathLike) -> None:
     write_csv(path, PLAYER_COLUMNS, ([_cell(r.get(c)) for c in PLAYER_COLUMNS] for r in players))
 
 
-def convert_provider(provider: str, out_dir: str | os.PathLike, *, video_fps: float, video_offset_s: float = 0.0,
-                     pitch_length: float = 105.0, pitch_width: float = 68.0, **files: Any) -> tuple[Path, Path]:  # fmt: skip
-    """Read a provider's files (:func:`load_provider`) and write ``out_dir/tracking.csv`` and ``out_dir/players.csv``."""
+def convert_provider(provider: str, out_dir: str | os.PathLike, *, video_fps: float, video_offset_s: float | str = 0.0,
+                     pitch_length: float = 105.0, pitch_width: float = 68.0, video_duration_s: float | None = None,
+                     **files: Any) -> tuple[Path, Path]:  # fmt: skip
+    """Read a provider's files (:func:`load_provider`; list values for loaders that take several feeds, options
+    such as ``sample_rate`` as keywords too) and write ``out_dir/tracking.csv``, ``out_dir/players.csv`` and
+    ``out_dir/tracking_summary.json`` (spans, offset, :func:`check_table` warnings)."""
+    from ...io import write_json
+
     dataset = load_provider(provider, **files)
+    offset = resolve_offset(dataset, video_offset_s)
+    check_span(dataset, offset, video_duration_s)
     out = Path(out_dir)
     rows = dataset_to_table(
-        dataset, video_fps=video_fps, video_offset_s=video_offset_s, pitch_length=pitch_length, pitch_width=pitch_width
+        dataset, video_fps=video_fps, video_offset_s=offset, pitch_length=pitch_length, pitch_width=pitch_width
     )
+    t0, t1 = feed_span(dataset)
+    summary = {"provider": provider, "video_offset_s": offset, "feed_span_s": [t0, t1],
+               "video_span_s": [0.0, video_duration_s] if video_duration_s is not None else None,
+               "frames": len({r["frame"] for r in rows}),
+               **check_table(rows, pitch_length=pitch_length, pitch_width=pitch_width, video_fps=video_fps)}  # fmt: skip
     write_tracking_csv(rows, out / "tracking.csv")
     write_players_csv(player_table(dataset), out / "players.csv")
+    write_json(out / "tracking_summary.json", summary)
     return out / "tracking.csv", out / "players.csv"
 
 
 __all__ = [
-    "PLAYER_COLUMNS", "PROVIDERS", "TRACKING_COLUMNS", "KloppyNotInstalledError", "canonical_coordinate_system", "convert_provider",
-    "dataset_to_table", "load_provider", "player_table", "to_canonical", "track_ids", "tracking_time", "write_players_csv",
+    "PLAYER_COLUMNS", "PROVIDERS", "TRACKING_COLUMNS", "KloppyNotInstalledError", "canonical_coordinate_system", "check_span",
+    "check_table", "convert_provider", "dataset_to_table", "feed_span", "resolve_offset", "load_provider", "player_table", "to_canonical", "track_ids", "tracking_time", "write_players_csv",
     "write_tracking_csv",
 ]  # fmt: skip

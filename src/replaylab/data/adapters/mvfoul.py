@@ -225,7 +225,8 @@ def load_mvfoul(
       strings, ``action_id``, ``n_views`` (views in ``sources``) and ``split``.
     - ``group``: the game (``league/season/game`` from ``"UrlLocal"``), else ``<split>/action_<n>``.
 
-    Actions the official rules drop are left out; :func:`mvfoul_skipped` lists them with the reason.
+    Actions the official rules drop are left out; :func:`mvfoul_skipped` lists them with the reason and the
+    index's ``dropped`` counts them per reason (the clip cache reports it as ``dropped_by_rules``).
     """
     root = Path(root)
     if fps <= 0:
@@ -235,7 +236,10 @@ def load_mvfoul(
     center_s = center_frame / fps
     if not (root / "annotations.json").exists() and split_name(root.name) == "challenge":
         return _challenge_index(root, center_s, max_views)
-    path, split, kept, _ = _judge_all(root)
+    path, split, kept, skipped = _judge_all(root)
+    dropped: dict[str, int] = {}
+    for _, reason in skipped:
+        dropped[reason] = dropped.get(reason, 0) + 1
     samples = []
     for key, action, (label, offence_severity) in kept:
         sources = tuple(_clip_sources(root, key, action, path)[:max_views])
@@ -251,7 +255,7 @@ def load_mvfoul(
             "split": split,
         }
         samples.append(Sample(f"action_{key}", sources, group, label, center_s, None, meta))
-    return SampleIndex(samples, list(ACTION_CLASSES), root, f"mvfoul:{root}")
+    return SampleIndex(samples, list(ACTION_CLASSES), root, f"mvfoul:{root}", dropped)
 
 
 __all__ = [

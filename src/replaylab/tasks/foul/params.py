@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ...params.base import Section
 from ...params.data import ClipParams, MvfoulSource, SplitTaskParams
@@ -17,6 +17,13 @@ class FoulCacheParams(ClipParams):
     source: MvfoulSource = MvfoulSource(format="mvfoul")
     size: list[int] = Field(default_factory=lambda: [64, 112], min_length=2, max_length=2)
     views: int = Field(4, ge=1, le=16)
+    min_views: int = Field(1, ge=1, le=16)  # keep an action while at least this many views are readable
+
+    @model_validator(mode="after")
+    def _min_views(self):
+        if self.min_views > self.views:
+            raise ValueError(f"min_views ({self.min_views}) cannot exceed views ({self.views})")
+        return self
 
 
 class FoulTrainParams(TrainTaskParams):

@@ -5,10 +5,14 @@ the network's architecture and the input it was trained on (frames, fps, size, c
 centre). Every ``action_<n>`` folder is decoded with that input through the clip-cache code (into a
 temporary directory), all its views are scored (``view_chunk`` clips through the backbone at a time) and
 the predictions are written in the official format ``{"Actions": {"<n>": {...}}}``.
+
+``on_bad_video="skip"`` predicts every action with a readable view (unreadable views are dropped) and lists the
+skipped ones (file and reason) in the summary; ``"fail"`` raises :class:`~replaylab.data.cache.BadVideosError`.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import tempfile
@@ -21,6 +25,7 @@ from torch.utils.data import DataLoader
 from ...data.adapters.mvfoul import load_mvfoul_actions
 from ...data.cache import ClipSpec, build_cache
 from ...data.dataset import ClipDataset
+from ...data.samples import AdapterError
 from ...evaluation.mvfoul import predictions_document
 from ...io import write_json
 
@@ -52,7 +57,7 @@ def read_foul_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], dict[
 def predict_fouls(data_dir: str | os.PathLike, model_path: str | os.PathLike, out: str | os.PathLike, *,
                   batch_size: int = 4, view_chunk: int = 8, workers: int = 1, threads: int = 0,
                   center_frame: int | None = None, source_fps: float | None = None, max_views: int | None = None,
-                  progress: bool = True) -> dict[str, Any]:  # fmt: skip
+                  progress: bool = True, on_bad_video: str = "fail") -> dict[str, Any]:  # fmt: skip
     """Write the official predictions file ``out`` for every action of ``data_dir``; returns a summary.
     ``center_frame`` / ``source_fps`` (where the foul is in the clips) default to the training data's,
     ``max_views`` to the views the training cache held."""
@@ -60,11 +65,13 @@ def predict_fouls(data_dir: str | os.PathLike, model_path: str | os.PathLike, ou
 
     if threads:
         torch.set_num_threads(threads)
+    if not Path(data_dir).is_dir():  # before the model loads
+        raise AdapterError(f"{data_dir}: not a directory")
     arch, inputs, state = read_foul_checkpoint(model_path)
     cache = inputs["cache"]
     views = int(max_views or cache["views"])
     spec = ClipSpec(frames=int(cache["frames"]), size=tuple(cache["size"]), stride=int(cache["stride"]), fps=cache["fps"],
-                    crop_px=cache["crop_px"], views=max(views, 2))  # fmt: skip
+                    crop_px=cache["crop_px"], views=max(views, 2), outside=cache.get("outside", "skip"))  # fmt: skip
     index = load_mvfoul_actions(data_dir, center_frame=center_frame if center_frame is not None else int(inputs["center_frame"]),
                                 fps=source_fps or float(inputs["source_fps"]), max_views=views)  # fmt: skip
     model = build_multiview(**arch, view_chunk=view_chunk)
@@ -72,10 +79,14 @@ def predict_fouls(data_dir: str | os.PathLike, model_path: str | os.PathLike, ou
     model.eval()
     predicted: dict[str, tuple[int, int]] = {}
     with tempfile.TemporaryDirectory(prefix="predict-fouls-") as tmp:
-        h5, csv = Path(tmp) / "clips.h5", Path(tmp) / "clips_index.csv"
-        build_cache(index, spec, out_h5=h5, out_index=csv, work_dir=Path(tmp) / "work", workers=workers, progress=progress,
-                    task="predict-fouls")  # fmt: skip
-        ds = ClipDataset(h5, csv, train=False, norm=inputs["norm"])
+        h5, index_csv = Path(tmp) / "clips.h5", Path(tmp) / "clips_index.csv"
+        skipped_csv = Path(tmp) / "skipped.csv"
+        cached = build_cache(index, spec, out_h5=h5, out_index=index_csv, work_dir=Path(tmp) / "work", workers=workers,
+                             progress=progress, task="predict-fouls", on_bad_video=on_bad_video,
+                             skipped_csv=skipped_csv)  # fmt: skip
+        with open(skipped_csv, newline="") as fh:
+            skipped = [{"source": r["source"], "reason": r["reason"]} for r in csv.DictReader(fh)]
+        ds = ClipDataset(h5, index_csv, train=False, norm=inputs["norm"])
         samples = ds.index.samples
         with torch.no_grad():
             for batch in DataLoader(ds, batch_size=batch_size, num_workers=0):
@@ -83,4 +94,6 @@ def predict_fouls(data_dir: str | os.PathLike, model_path: str | os.PathLike, ou
                 for i, a, o in zip(batch["index"].tolist(), action.argmax(1).tolist(), offence.argmax(1).tolist()):
                     predicted[str(samples[i].meta["action_id"])] = (a, o)
     write_json(out, predictions_document(dict(sorted(predicted.items(), key=lambda kv: int(kv[0])))))
-    return {"actions": len(predicted), "out": str(out), "views": views, "model": str(model_path)}
+    return {"actions": len(predicted), "out": str(out), "views": views, "model": str(model_path),
+            "skipped_actions": len(index) - len(predicted), "dropped_views": cached["dropped_views"],
+            "skipped": skipped}  # fmt: skip
