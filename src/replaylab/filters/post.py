@@ -351,7 +351,7 @@ def write_post_outputs(fit: PostFilterFit, videos: Sequence[VideoProbs], *, mode
     import shutil
 
     from ..io import replace_dir, write_csv
-    from .plots import save_bar_chart
+    from ..viz.bars import save_bar_chart
 
     model_dir = Path(model_dir)
     tmp = model_dir.with_name(f".{model_dir.name}.partial")

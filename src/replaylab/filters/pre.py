@@ -324,7 +324,7 @@ def write_pre_outputs(fit: PreFilterFit, matches: Sequence[MatchFeatures], *, mo
     """``model_dir``: model.ubj, meta.json, plots/feature_importance.{csv,png}; ``out_dir``: frames.csv,
     candidates.csv, proposals.csv. Each directory is built aside and swapped in whole."""
     from ..io import replace_dir
-    from .plots import save_bar_chart
+    from ..viz.bars import save_bar_chart
 
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     tmp = model_dir.with_name(f".{model_dir.name}.partial")
