@@ -50,3 +50,6 @@ def test_read_table_names_the_file_and_the_ragged_row(tmp_path):
     p.write_text('a,b\n1,2\n3,"x"y"\n')  # a quote inside a quoted field
     with pytest.raises(ValueError, match=r"r.csv, row 3: .*expected after"):
         read_table(p)
+    p.write_bytes(b"a,b\n1,\xff\xfe\n")
+    with pytest.raises(ValueError, match="r.csv: not UTF-8 text"):
+        read_table(p)

@@ -138,8 +138,6 @@ def read_csv(
     path = Path(path)
     try:
         table = read_table(path, what="sample index")
-    except AdapterError:
-        raise
     except ValueError as e:
         raise AdapterError(str(e)) from None
     missing = [c for c in INDEX_COLUMNS if c not in table.columns and c not in OPTIONAL_COLUMNS]
