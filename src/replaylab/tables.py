@@ -38,7 +38,8 @@ def read_table(path: str | os.PathLike, *, what: str = "CSV file") -> pd.DataFra
     except UnicodeDecodeError as e:
         raise ValueError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except (pd.errors.ParserWarning, pd.errors.ParserError, csv.Error) as e:
-        raise ValueError(f"{p}, {_first_bad_row(p) or f'not a readable CSV file: {e}'}") from None
+        where = _first_bad_row(p)
+        raise ValueError(f"{p}, {where}" if where else f"{p}: not a readable CSV file: {e}") from None
     short = df.isna().to_numpy().any(axis=1)  # missing trailing fields are the only NaN (empty cells are "")
     if short.any():
         i = int(short.argmax())
