@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 
 import pytest
 
@@ -21,6 +22,9 @@ def _index() -> SampleIndex:
 def test_round_trip_keeps_tracks_points_and_meta(tmp_path):
     idx = _index()
     idx.write_csv(tmp_path / "i.csv")
+    text = io.StringIO(newline="")
+    csv.writer(text).writerows([INDEX_COLUMNS, *idx.rows()])  # the format the csv module wrote before pandas
+    assert (tmp_path / "i.csv").read_bytes() == text.getvalue().encode()
     back = read_csv(tmp_path / "i.csv")
     assert back.classes == ["neg", "pos"]
     a, b = back.samples
@@ -60,3 +64,8 @@ def test_bad_rows_name_the_file_and_row(tmp_path):
     (tmp_path / "i.csv").write_text(text)
     with pytest.raises(AdapterError, match=r"i.csv, row 2"):
         read_csv(tmp_path / "i.csv")
+    (tmp_path / "s.csv").write_text(",".join(INDEX_COLUMNS) + "\na,g,1,pos,v.mp4\n")
+    with pytest.raises(AdapterError, match=r"s.csv, row 2: 5 fields, header has 10"):
+        read_csv(tmp_path / "s.csv")
+    with pytest.raises(AdapterError, match=r"nope.csv: sample index not found"):
+        read_csv(tmp_path / "nope.csv")

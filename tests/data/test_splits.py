@@ -283,3 +283,7 @@ def test_split_header_tool_csv_bad_inputs(tmp_path):
         split_header_tool_csv(input_csv=bad, val_split=0.2, **kw)
     with pytest.raises(ValueError, match="not found"):
         split_header_tool_csv(input_csv=tmp_path / "nope.csv", val_split=0.2, **kw)
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("path,label,video_id\nclips/video00/0.npy,1,video00\nclips/video00/1.npy,0\n")
+    with pytest.raises(ValueError, match=r"ragged.csv, row 3: 2 fields, header has 3"):
+        split_header_tool_csv(input_csv=ragged, val_split=0.2, **kw)

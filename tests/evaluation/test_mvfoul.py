@@ -151,6 +151,24 @@ def test_classification_report():
     assert text.startswith("title") and "macro avg" in text
 
 
+def test_classification_report_equals_sklearn_on_random_predictions():
+    from sklearn.metrics import classification_report as sk_report
+
+    rng = np.random.default_rng(0)
+    true, pred = rng.integers(0, 4, 200), rng.integers(0, 4, 200)
+    pred[pred == 3] = rng.integers(0, 3, int((pred == 3).sum()))  # class 3 never predicted: precision 0 / 0
+    cm = np.zeros((4, 5), np.int64)
+    np.add.at(cm, (true, pred), 1)
+    rep = classification_report(cm, ["a", "b", "c", "d"])
+    ref = sk_report(true, pred, labels=[0, 1, 2, 3], target_names=["a", "b", "c", "d"], output_dict=True, zero_division=0)
+    for name in ("a", "b", "c", "d", "macro avg", "weighted avg"):
+        assert rep[name] == {k: (round(ref[name][m], 4) if k != "support" else int(ref[name][m]))
+                             for k, m in (("precision", "precision"), ("recall", "recall"), ("f1", "f1-score"), ("support", "support"))}  # fmt: skip
+    assert rep["accuracy"]["value"] == round(float(np.mean(true == pred)), 4)
+    empty = classification_report(np.zeros((2, 3), np.int64), ["a", "b"])
+    assert empty["accuracy"] == {"value": None, "support": 0} and empty["macro avg"]["f1"] == 0.0
+
+
 # ------------------------------------------------------------------------------------------ parity
 ACTIONS = [*ACTION_CLASSES, "Dont know", ""]
 OFFENCES = ["Offence", "No offence", "No Offence", "Between", ""]

@@ -13,6 +13,38 @@ def test_grouped_folds_put_each_match_in_exactly_one_fold():
     assert set(X.grouped_folds(["a", "b", "c"], 5, seed=0).values()) == {0, 1, 2}  # at most one fold per match
     with pytest.raises(ValueError, match="at least 2 groups"):
         X.grouped_folds(["a", "a"], 2, seed=0)
+    with pytest.raises(ValueError, match="one of each per row"):
+        X.grouped_folds(["a", "b"], 2, seed=0, labels=[0])
+
+
+def test_grouped_folds_are_sklearn_stratified_group_kfold_and_seeded():
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(50, 150, 12)
+    groups = np.repeat([f"m{i:02d}" for i in range(12)], sizes)
+    labels = (rng.random(len(groups)) < np.repeat(rng.uniform(0.01, 0.3, 12), sizes)).astype(int)  # uneven header rates
+    folds = X.grouped_folds(groups, 4, seed=5, labels=labels)
+    ref = StratifiedGroupKFold(n_splits=4, shuffle=True, random_state=5).split(groups[:, None], labels, groups)
+    assert sorted(sorted(g for g, f in folds.items() if f == k) for k in range(4)) == sorted(
+        sorted(set(groups[test])) for _, test in ref
+    )
+    perm = rng.permutation(len(groups))
+    assert X.grouped_folds(groups[perm], 4, seed=5, labels=labels[perm]) == folds  # row order does not matter
+    assert X.grouped_folds(groups, 4, seed=5, labels=labels) == folds  # deterministic
+    # sklearn's shuffle orders groups of equal class spread only (here: every group, unstratified)
+    plain = X.grouped_folds(groups, 4, seed=5)
+    assert any(X.grouped_folds(groups, 4, seed=s) != plain for s in range(6, 10))
+    # 8 matches of 100 frames, 4 with headers: stratified, every fold gets one match with headers
+    g8 = np.repeat([f"m{i}" for i in range(8)], 100)
+    y8 = np.zeros(800, int)
+    for i in (0, 1, 2, 3):
+        y8[i * 100 : i * 100 + 10] = 1
+    for seed in range(5):
+        f8 = X.grouped_folds(g8, 4, seed=seed, labels=y8)
+        assert sorted(f8[f"m{i}"] for i in range(4)) == [0, 1, 2, 3]
+    # too few positives to stratify (1 < 4 folds in every class): grouped folds all the same
+    assert set(X.grouped_folds(["a", "b", "c", "d"], 4, seed=0, labels=[1, 0, 0, 0]).values()) == {0, 1, 2, 3}
 
 
 def test_sample_rows_keeps_every_positive_and_draws_negatives():

@@ -1,6 +1,6 @@
 import numpy as np
 
-from replaylab.world.camera import look_at
+from replaylab.geometry.camera import look_at
 from replaylab.world.render import Actor, Kit, Look, pitch_texture, random_kits, render
 from replaylab.world.skeleton import Pose
 

@@ -451,7 +451,8 @@ def contact_sheet_png(
     so a person can check crops, timing and labels at a glance."""
     import h5py
 
-    from ..world.sheets import contact_sheet, save_png
+    from ..viz.png import save_png
+    from ..viz.sheets import contact_sheet
 
     with h5py.File(cache_h5, "r") as f:
         labels = f["label"][:]

@@ -5,7 +5,7 @@ time (the clip centre), where in the image (an optional crop centre), its label 
 match / video it comes from, so splits never put one group on both sides).
 
 A :class:`SampleIndex` holds the samples of one dataset with its class names. It round-trips through
-CSV (``write_csv`` / ``read_csv``) with these columns:
+CSV (``write_csv`` / ``read_csv``, through pandas: :mod:`replaylab.tables`) with these columns:
 
 ``sample_id, group, label, label_name, sources, center_s, point_x, point_y, meta``
 
@@ -21,7 +21,6 @@ CSV (``write_csv`` / ``read_csv``) with these columns:
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -30,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..io import atomic_path
+from ..tables import read_table, write_table
 
 INDEX_COLUMNS = ("sample_id", "group", "label", "label_name", "sources", "center_s", "point_x", "point_y", "meta", "track")
 OPTIONAL_COLUMNS = ("track",)  # older index files lack them
@@ -125,10 +124,7 @@ class SampleIndex:
             ]
 
     def write_csv(self, path: str | os.PathLike) -> None:
-        with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(INDEX_COLUMNS)
-            w.writerows(self.rows())
+        write_table(path, INDEX_COLUMNS, self.rows())
 
     def subset(self, sample_ids: Sequence[str]) -> SampleIndex:
         by_id = {s.sample_id: s for s in self.samples}
@@ -138,37 +134,38 @@ class SampleIndex:
 def read_csv(
     path: str | os.PathLike, *, classes: Sequence[str] | None = None, root: str | os.PathLike | None = None
 ) -> SampleIndex:
-    """Read an index CSV. Class names come from ``classes`` or, if omitted, from the label / label_name columns."""
+    """Read an index CSV (pandas, every cell a string). Class names come from ``classes`` or, if omitted, from
+    the label / label_name columns."""
     path = Path(path)
-    if not path.is_file():
-        raise AdapterError(f"{path}: sample index not found")
+    try:
+        table = read_table(path, what="sample index")
+    except ValueError as e:
+        raise AdapterError(str(e)) from None
+    missing = [c for c in INDEX_COLUMNS if c not in table.columns and c not in OPTIONAL_COLUMNS]
+    if missing:
+        raise AdapterError(f"{path}: missing columns {missing}")
     samples: list[Sample] = []
     names: dict[int, str] = {}
-    with open(path, newline="") as fh:
-        r = csv.DictReader(fh)
-        missing = [c for c in INDEX_COLUMNS if c not in (r.fieldnames or []) and c not in OPTIONAL_COLUMNS]
-        if missing:
-            raise AdapterError(f"{path}: missing columns {missing}")
-        for n, row in enumerate(r, start=2):
-            try:
-                label = int(row["label"])
-                point = None if row["point_x"] == "" else (float(row["point_x"]), float(row["point_y"]))
-                samples.append(
-                    Sample(
-                        sample_id=row["sample_id"],
-                        sources=tuple(row["sources"].split("|")) if row["sources"] else (),
-                        group=row["group"],
-                        label=label,
-                        center_s=None if row["center_s"] == "" else float(row["center_s"]),
-                        point=point,
-                        meta=json.loads(row["meta"]) if row["meta"] else {},
-                        track=tuple(tuple(float(v) for v in r) for r in json.loads(row["track"])) if row.get("track") else None,
-                    )
+    for n, row in enumerate(table.to_dict("records"), start=2):  # row numbers as in the file (header = row 1)
+        try:
+            label = int(row["label"])
+            point = None if row["point_x"] == "" else (float(row["point_x"]), float(row["point_y"]))
+            samples.append(
+                Sample(
+                    sample_id=row["sample_id"],
+                    sources=tuple(row["sources"].split("|")) if row["sources"] else (),
+                    group=row["group"],
+                    label=label,
+                    center_s=None if row["center_s"] == "" else float(row["center_s"]),
+                    point=point,
+                    meta=json.loads(row["meta"]) if row["meta"] else {},
+                    track=tuple(tuple(float(v) for v in r) for r in json.loads(row["track"])) if row.get("track") else None,
                 )
-            except (ValueError, TypeError, json.JSONDecodeError) as e:
-                raise AdapterError(f"{path}, row {n}: {e}") from e
-            if label >= 0:
-                names.setdefault(label, row["label_name"])
+            )
+        except (ValueError, TypeError, json.JSONDecodeError) as e:
+            raise AdapterError(f"{path}, row {n}: {e}") from e
+        if label >= 0:
+            names.setdefault(label, row["label_name"])
     if classes is None:
         classes = [names.get(i, str(i)) for i in range(max(names) + 1)] if names else []
     return SampleIndex(samples, list(classes), Path(root) if root is not None else Path("."), path.stem)

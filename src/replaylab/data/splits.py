@@ -7,12 +7,21 @@ groups allow, and each split's size (in samples) follows its fraction.
 
 :func:`grouped_split` works on plain sequences; :func:`split_index` applies it to a
 :class:`~replaylab.data.samples.SampleIndex`; :func:`split_header_tool_csv` is the replacement of the
-header tool's ``tools/split_dataset.py`` (``replaylab split`` on the command line).
+header tool's ``tools/split_dataset.py`` (``replaylab split`` on the command line); its CSVs are read and
+written with pandas (:mod:`replaylab.tables`).
+
+Why :func:`grouped_split` is not a scikit-learn splitter: ``StratifiedGroupKFold`` makes k folds of equal
+size (a 0.8 / 0.1 / 0.1 split would need 10 folds merged, with no guarantee that each non-empty split gets a
+group when there are few), takes one class per sample (AVA keyframes are multi-label) and balances class
+shares but not split sizes; ``GroupShuffleSplit`` draws a fraction of the *groups* (not of the samples) and
+does not stratify. The greedy assignment here keeps all four guarantees: grouped, stratified as far as the
+groups allow (multi-label included), sizes by fraction with every non-empty split holding a group, and
+deterministic for a seed. The cross-validation folds of the header filters, which are k equal folds of
+single-label rows, do use ``StratifiedGroupKFold`` (:func:`replaylab.filters.xgb.grouped_folds`).
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import random
@@ -21,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral
 from pathlib import Path
 
-from ..io import write_csv
+from ..tables import read_table, write_table
 from .samples import Sample, SampleIndex
 
 LabelFn = Callable[[Sample], Sequence[int]]
@@ -226,13 +235,10 @@ def split_header_tool_csv(
     root = Path(root_dir)
     if isinstance(val_split, bool) or not isinstance(val_split, (int, float)) or not 0 < val_split < 1:
         raise ValueError(f"val_split must be between 0 and 1 (exclusive), got {val_split!r}")
-    if not input_csv.is_file():
-        raise ValueError(f"{input_csv}: input CSV not found")
-    with open(input_csv, newline="") as fh:
-        rows = list(csv.reader(fh))
-    if not rows or not rows[0]:
+    table = read_table(input_csv, what="input CSV")
+    if table.shape[1] == 0:
         raise ValueError(f"{input_csv}: empty CSV (expected a header with path,label[,video_id,...])")
-    header = [h.strip() for h in rows[0]]
+    header = [str(h).strip() for h in table.columns]
     missing = [c for c in ("path", "label") if c not in header]
     if missing:
         raise ValueError(f"{input_csv}: missing column(s) {missing}; header is {header}")
@@ -242,11 +248,10 @@ def split_header_tool_csv(
     out_rows: list[list[str]] = []
     groups: list[str] = []
     label_values: list[str] = []
-    for n, row in enumerate(rows[1:], start=2):  # row numbers as in the file (header = row 1)
+    # row numbers as in the file (header = row 1, blank lines not counted); read_table rejects ragged rows
+    for n, row in enumerate(table.itertuples(index=False, name=None), start=2):
         if not any(cell.strip() for cell in row):
             continue
-        if len(row) != len(header):
-            raise ValueError(f"{input_csv}, row {n}: {len(row)} fields, header has {len(header)}")
         rel = row[i_path].strip()
         if not rel:
             raise ValueError(f"{input_csv}, row {n}: empty path")
@@ -293,7 +298,7 @@ def split_header_tool_csv(
     for name in ("train", "val"):
         pos = parts[name]
         path = output_dir / f"{name}.csv"
-        write_csv(path, header, [out_rows[p] for p in pos])
+        write_table(path, header, [out_rows[p] for p in pos])
         summary[name] = len(pos)
         files[name] = str(path)
     summary["grouped_by"] = "video_id" if i_group is not None else "parent_dir"

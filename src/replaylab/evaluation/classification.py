@@ -1,18 +1,32 @@
-"""Binary and multi-class classification metrics: ROC / AUROC, precision-recall / average precision,
-thresholded precision / recall / F1, confusion matrices.
+"""Binary and multi-class classification metrics on ``sklearn.metrics``: ROC / AUROC, precision-recall /
+average precision, thresholded accuracy / precision / recall / F1, balanced accuracy, confusion matrices.
 
-Definitions follow the usual ones (scikit-learn's, number for number): AUROC is the area under the ROC
-curve with ties handled by the trapezoid between tied scores; average precision is
-``sum_n (R_n - R_{n-1}) P_n`` over decreasing score thresholds (no interpolation). Both are NaN when only
-one class is present.
+These wrappers fix the shapes the callers use and the edge cases scikit-learn answers with a warning,
+an exception or a stand-in value:
+
+- AUROC is NaN when only one class is present (scikit-learn raises); average precision is NaN without a
+  positive (scikit-learn gives 0 with a warning, its recall being set to 1);
+- :func:`pr_curve` runs over decreasing thresholds (recall increasing) without scikit-learn's appended
+  ``(precision 1, recall 0)`` end point, and its recall is NaN without a positive;
+- thresholded precision / recall / F1 are 0 where undefined (``zero_division=0``); accuracy of nothing is NaN;
+- :func:`confusion_matrix` rejects a class index outside ``0..n_classes-1`` (scikit-learn drops it silently).
+
+The MVFoul balanced accuracy (NaN for a class without ground truth, hits by the official string rules) and
+the SoccerNet spotting metrics follow their official evaluators instead: ``evaluation/mvfoul.py`` and
+``evaluation/spotting.py``.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
+from sklearn import metrics as skm
+from sklearn.exceptions import UndefinedMetricWarning
+
+__all__ = ["auroc", "average_precision", "balanced_accuracy", "binary_report", "confusion_matrix", "pr_curve", "roc_curve"]
 
 
 def _binary(labels: Sequence[int], scores: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -27,79 +41,90 @@ def _binary(labels: Sequence[int], scores: Sequence[float]) -> tuple[np.ndarray,
     return y, s
 
 
-def _counts(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """True / false positives at each distinct threshold, thresholds descending."""
-    order = np.argsort(-s, kind="mergesort")
-    y, s = y[order], s[order]
-    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last index of each run of tied scores
-    tp = np.cumsum(y)[last]
-    fp = (last + 1) - tp
-    return tp, fp, s[last]
-
-
-def roc_curve(labels: Sequence[int], scores: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(false positive rate, true positive rate, thresholds), starting at (0, 0) with threshold +inf."""
-    y, s = _binary(labels, scores)
-    tp, fp, thr = _counts(y, s)
-    p, n = y.sum(), len(y) - y.sum()
-    tpr = np.r_[0.0, tp / p] if p else np.full(len(tp) + 1, np.nan)
-    fpr = np.r_[0.0, fp / n] if n else np.full(len(fp) + 1, np.nan)
-    return fpr, tpr, np.r_[np.inf, thr]
-
-
-def auroc(labels: Sequence[int], scores: Sequence[float]) -> float:
-    y, _ = _binary(labels, scores)
-    if y.min(initial=1) == y.max(initial=0):
-        return math.nan
-    fpr, tpr, _ = roc_curve(labels, scores)
-    return float(np.trapezoid(tpr, fpr))
-
-
-def pr_curve(labels: Sequence[int], scores: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(precision, recall, thresholds) for decreasing thresholds (recall increasing)."""
-    y, s = _binary(labels, scores)
-    tp, fp, thr = _counts(y, s)
-    p = y.sum()
-    precision = tp / np.maximum(tp + fp, 1)
-    recall = tp / p if p else np.full(len(tp), np.nan)
-    return precision, recall, thr
-
-
-def average_precision(labels: Sequence[int], scores: Sequence[float]) -> float:
-    y, _ = _binary(labels, scores)
-    if y.sum() == 0:
-        return math.nan
-    precision, recall, _ = pr_curve(labels, scores)
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
-
-
-def binary_report(labels: Sequence[int], probs: Sequence[float], *, threshold: float = 0.5) -> dict[str, float]:
-    """Accuracy, precision, recall and F1 of ``probs >= threshold`` (0 where undefined, like zero_division=0)."""
-    y, s = _binary(labels, probs)
-    pred = s >= threshold
-    tp = int(np.sum(pred & (y == 1)))
-    fp = int(np.sum(pred & (y == 0)))
-    fn = int(np.sum(~pred & (y == 1)))
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {
-        "accuracy": float(np.mean(pred == (y == 1))) if len(y) else math.nan,
-        "precision": precision,
-        "recall": recall,
-        "f1": f1,
-    }
-
-
-def confusion_matrix(labels: Sequence[int], preds: Sequence[int], n_classes: int) -> np.ndarray:
-    """Counts (n_classes, n_classes): rows = true class, columns = predicted class."""
+def _classes(labels: Sequence[int], preds: Sequence[int], n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(labels, dtype=np.int64)
     p = np.asarray(preds, dtype=np.int64)
-    if y.shape != p.shape:
+    if y.shape != p.shape or y.ndim != 1:
         raise ValueError(f"labels and predictions differ in length: {y.shape} vs {p.shape}")
     bad = (y < 0) | (y >= n_classes) | (p < 0) | (p >= n_classes)
     if bad.any():
         raise ValueError(f"class index outside 0..{n_classes - 1} at position {int(np.flatnonzero(bad)[0])}")
-    out = np.zeros((n_classes, n_classes), np.int64)
-    np.add.at(out, (y, p), 1)
-    return out
+    return y, p
+
+
+def roc_curve(labels: Sequence[int], scores: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(false positive rate, true positive rate, thresholds) at every distinct score, starting at (0, 0) with
+    threshold +inf. A rate whose class is absent is NaN throughout."""
+    y, s = _binary(labels, scores)
+    if not len(y):
+        return np.zeros(1), np.zeros(1), np.array([np.inf])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        fpr, tpr, thr = skm.roc_curve(y, s, pos_label=1, drop_intermediate=False)
+    return fpr, tpr, thr
+
+
+def auroc(labels: Sequence[int], scores: Sequence[float]) -> float:
+    """Area under the ROC curve (ties: the trapezoid between tied scores); NaN with one class only."""
+    y, s = _binary(labels, scores)
+    if len(np.unique(y)) < 2:
+        return math.nan
+    return float(skm.roc_auc_score(y, s))
+
+
+def pr_curve(labels: Sequence[int], scores: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(precision, recall, thresholds) for decreasing thresholds (recall increasing), one point per distinct
+    score; recall is NaN without a positive."""
+    y, s = _binary(labels, scores)
+    if not len(y):
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "No positive class found in y_true"
+        precision, recall, thr = skm.precision_recall_curve(y, s, pos_label=1, drop_intermediate=False)
+    precision, recall, thr = precision[-2::-1], recall[-2::-1], thr[::-1]  # drop the (1, 0) end point, reverse
+    if not y.any():
+        recall = np.full(len(thr), np.nan)
+    return precision, recall, thr
+
+
+def average_precision(labels: Sequence[int], scores: Sequence[float]) -> float:
+    """``sum_n (R_n - R_{n-1}) P_n`` over decreasing thresholds (no interpolation); NaN without a positive."""
+    y, s = _binary(labels, scores)
+    if y.sum() == 0:
+        return math.nan
+    return float(skm.average_precision_score(y, s, pos_label=1))
+
+
+def binary_report(labels: Sequence[int], probs: Sequence[float], *, threshold: float = 0.5) -> dict[str, float]:
+    """Accuracy, precision, recall and F1 of ``probs >= threshold`` (0 where undefined, ``zero_division=0``;
+    accuracy of no samples is NaN)."""
+    y, s = _binary(labels, probs)
+    pred = (s >= threshold).astype(np.int64)
+    if not len(y):
+        return {"accuracy": math.nan, "precision": 0.0, "recall": 0.0, "f1": 0.0}
+    precision, recall, f1, _ = skm.precision_recall_fscore_support(y, pred, labels=[0, 1], average=None, zero_division=0)
+    return {
+        "accuracy": float(skm.accuracy_score(y, pred)),
+        "precision": float(precision[1]),
+        "recall": float(recall[1]),
+        "f1": float(f1[1]),
+    }
+
+
+def balanced_accuracy(labels: Sequence[int], preds: Sequence[int], n_classes: int) -> float:
+    """Mean per-class recall over the classes present in ``labels`` (scikit-learn's
+    ``balanced_accuracy_score``); NaN for no samples."""
+    y, p = _classes(labels, preds, n_classes)
+    if not len(y):
+        return math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "y_pred contains classes not in y_true"
+        return float(skm.balanced_accuracy_score(y, p))
+
+
+def confusion_matrix(labels: Sequence[int], preds: Sequence[int], n_classes: int) -> np.ndarray:
+    """Counts (n_classes, n_classes): rows = true class, columns = predicted class."""
+    y, p = _classes(labels, preds, n_classes)
+    if not len(y):
+        return np.zeros((n_classes, n_classes), np.int64)
+    return skm.confusion_matrix(y, p, labels=np.arange(n_classes)).astype(np.int64)

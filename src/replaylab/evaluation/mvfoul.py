@@ -246,25 +246,28 @@ def evaluate_files(ground_truth_file: str | os.PathLike, predictions_file: str |
 
 def classification_report(confusion: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
     """Per-class precision / recall / F1 / support from a confusion matrix (rows true, columns predicted; an
-    extra last column of unparsed predictions counts against recall only), plus macro and weighted means.
-    Undefined ratios are 0 (scikit-learn's ``zero_division=0``)."""
+    extra last column of unparsed predictions counts against recall only), plus macro and weighted means:
+    scikit-learn's ``precision_recall_fscore_support`` on the matrix's cells (``zero_division=0``)."""
+    from sklearn.metrics import precision_recall_fscore_support
+
     k = len(classes)
-    cm = np.asarray(confusion, dtype=np.float64)
-    tp = np.diag(cm[:, :k])
+    cm = np.asarray(confusion, dtype=np.int64)
     support = cm.sum(1)
-    predicted = cm[:, :k].sum(0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(predicted > 0, tp / predicted, 0.0)
-        recall = np.where(support > 0, tp / support, 0.0)
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-    rows = {c: {"precision": round(float(precision[i]), 4), "recall": round(float(recall[i]), 4), "f1": round(float(f1[i]), 4),
-                "support": int(support[i])} for i, c in enumerate(classes)}  # fmt: skip
-    n = support.sum()
-    weights = support / n if n else np.zeros(k)
-    for name, w in (("macro avg", np.full(k, 1.0 / k)), ("weighted avg", weights)):
-        rows[name] = {"precision": round(float(precision @ w), 4), "recall": round(float(recall @ w), 4), "f1": round(float(f1 @ w), 4),
-                      "support": int(n)}  # fmt: skip
-    rows["accuracy"] = {"value": round(float(tp.sum() / n), 4) if n else None, "support": int(n)}
+    n = int(support.sum())
+    true, pred = np.nonzero(cm)  # one weighted sample per non-empty cell; column k = unparsed, outside ``labels``
+    rows: dict[str, Any] = {}
+    for name, average in ((None, None), ("macro avg", "macro"), ("weighted avg", "weighted")):
+        if n:
+            p, r, f, _ = precision_recall_fscore_support(true, pred, labels=np.arange(k), average=average,
+                                                         sample_weight=cm[true, pred], zero_division=0)  # fmt: skip
+        else:
+            p = r = f = np.zeros(k) if average is None else 0.0
+        if average is None:
+            rows.update({c: {"precision": round(float(p[i]), 4), "recall": round(float(r[i]), 4), "f1": round(float(f[i]), 4),
+                             "support": int(support[i])} for i, c in enumerate(classes)})  # fmt: skip
+        else:
+            rows[name] = {"precision": round(float(p), 4), "recall": round(float(r), 4), "f1": round(float(f), 4), "support": n}
+    rows["accuracy"] = {"value": round(float(np.trace(cm[:, :k]) / n), 4) if n else None, "support": n}
     return rows
 
 

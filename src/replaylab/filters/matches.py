@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.samples import AdapterError
+from ..tables import read_table
 
 SPLITS = ("train", "val", "test")
 
@@ -49,20 +50,27 @@ def read_match_splits(splits_dir: str | os.PathLike, splits: tuple[str, ...] = S
         path = d / f"{split}.csv"
         if not path.is_file():
             raise AdapterError(f"{path}: split file not found (run split@header first)")
-        with open(path, newline="") as fh:
-            r = csv.DictReader(fh)
-            if "group" not in (r.fieldnames or []):
-                raise AdapterError(f"{path}: missing column 'group' (the match id)")
-            for n, row in enumerate(r, start=2):
-                g = row["group"].strip()
-                if not g:
-                    raise AdapterError(f"{path}, row {n}: empty group")
-                if out.get(g, split) != split:
-                    raise AdapterError(f"{path}, row {n}: match {g!r} is in both {out[g]} and {split}")
-                out[g] = split
+        table = _table(path, "split file")
+        if "group" not in table.columns:
+            raise AdapterError(f"{path}: missing column 'group' (the match id)")
+        for n, group in enumerate(table["group"].tolist(), start=2):
+            g = group.strip()
+            if not g:
+                raise AdapterError(f"{path}, row {n}: empty group")
+            if out.get(g, split) != split:
+                raise AdapterError(f"{path}, row {n}: match {g!r} is in both {out[g]} and {split}")
+            out[g] = split
     if not out:
         raise AdapterError(f"{d}: the split files list no matches")
     return out
+
+
+def _table(path: Path, what: str):
+    """The CSV at ``path`` through pandas (string cells); its errors as AdapterError."""
+    try:
+        return read_table(path, what=what)
+    except ValueError as e:
+        raise AdapterError(str(e)) from None
 
 
 def split_matches(root: str | os.PathLike, splits_dir: str | os.PathLike) -> list[Match]:
@@ -86,22 +94,21 @@ def read_event_frames(path: str | os.PathLike, types: tuple[str, ...] = ("header
     p = Path(path)
     if not p.is_file():
         raise AdapterError(f"{p}: events file not found")
+    table = _table(p, "events file")
+    missing = [c for c in ("frame", "type") if c not in table.columns]
+    if missing:
+        raise AdapterError(f"{p}: missing columns {missing}")
     frames = []
-    with open(p, newline="") as fh:
-        r = csv.DictReader(fh)
-        missing = [c for c in ("frame", "type") if c not in (r.fieldnames or [])]
-        if missing:
-            raise AdapterError(f"{p}: missing columns {missing}")
-        for n, row in enumerate(r, start=2):
-            if row["type"].strip() not in types:
-                continue
-            try:
-                f = float(row["frame"])
-            except ValueError:
-                raise AdapterError(f"{p}, row {n}: frame {row['frame']!r} is not a number") from None
-            if not math.isfinite(f) or f < 0 or f != int(f):
-                raise AdapterError(f"{p}, row {n}: frame {row['frame']!r} is not a frame index")
-            frames.append(int(f))
+    for n, (frame, kind) in enumerate(zip(table["frame"].tolist(), table["type"].tolist()), start=2):
+        if kind.strip() not in types:
+            continue
+        try:
+            f = float(frame)
+        except ValueError:
+            raise AdapterError(f"{p}, row {n}: frame {frame!r} is not a number") from None
+        if not math.isfinite(f) or f < 0 or f != int(f):
+            raise AdapterError(f"{p}, row {n}: frame {frame!r} is not a frame index")
+        frames.append(int(f))
     return np.array(sorted(frames), dtype=np.int64)
 
 

@@ -8,7 +8,8 @@ evaluated within its window; only active frames are trained on and scored (the o
 neither stage saw anything there). ``active_column: null`` makes every frame active.
 
 Training (:func:`fit_post_filter`): frames within +-``label_tolerance`` of a header are positives. The
-matches of ``train_splits`` are cross-validated with folds grouped by match; their out-of-fold
+matches of ``train_splits`` are cross-validated with folds grouped by match and stratified by header frames
+(scikit-learn's ``StratifiedGroupKFold``); their out-of-fold
 probabilities choose the event score threshold with the best F1 at +-``tolerance_s``. The final model
 trains on all of them and scores every other match (test).
 
@@ -252,7 +253,9 @@ def fit_post_filter(
         y = frame_labels(v.n_frames, v.headers, cfg.label_tolerance)[act[vid]]
         rows[vid] = (X, y)
     active_train = [vid for vid in train_ids if rows[vid][0].shape[0]]
-    folds = grouped_folds(active_train, cfg.n_folds, seed=cfg.seed)
+    labels = [rows[vid][1] for vid in active_train]  # folds stratified by the header frames of each match
+    folds = grouped_folds(np.repeat(active_train, [len(y) for y in labels]), cfg.n_folds, seed=cfg.seed,
+                          labels=np.concatenate(labels))  # fmt: skip
 
     def select(_vid: str, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return sample_rows(y, cfg.neg_ratio, rng)
@@ -348,7 +351,7 @@ def write_post_outputs(fit: PostFilterFit, videos: Sequence[VideoProbs], *, mode
     import shutil
 
     from ..io import replace_dir, write_csv
-    from .plots import save_bar_chart
+    from ..viz.bars import save_bar_chart
 
     model_dir = Path(model_dir)
     tmp = model_dir.with_name(f".{model_dir.name}.partial")

@@ -2,8 +2,8 @@
 (:mod:`replaylab.features.tracking`), so the 3D-CNN only runs where a header is plausible.
 
 Training (:func:`fit_pre_filter`): frames within +-``label_tolerance`` frames of a header are positives.
-The train + val matches are cross-validated with folds grouped by match (``n_folds``, at most one fold
-per match); each fold's model trains on every positive of the other folds' matches plus ``neg_ratio``
+The train + val matches are cross-validated with folds grouped by match and stratified by header frames
+(scikit-learn's ``StratifiedGroupKFold``; ``n_folds``, at most one fold per match); each fold's model trains on every positive of the other folds' matches plus ``neg_ratio``
 sampled negatives per positive (a ``hard_negative_share`` of them from frames near other events: kicks,
 bounces, chest / thigh control, balls flying past a head, ...) and scores every frame of its own matches:
 the out-of-fold probabilities. The threshold is chosen on those for ``target_recall`` of the headers (a
@@ -235,7 +235,8 @@ def fit_pre_filter(
     test_ids = [mid for mid, m in data.items() if m.match.split not in CV_SPLITS]
     if not any(data[m].headers.size for m in cv_ids):
         raise ValueError(f"no headers in the train / val matches {cv_ids}: nothing to train the pre-filter on")
-    folds = grouped_folds(cv_ids, cfg.n_folds, seed=cfg.seed)
+    frames = [data[m].labels for m in cv_ids]  # folds stratified by the header frames of each match
+    folds = grouped_folds(np.repeat(cv_ids, [len(f) for f in frames]), cfg.n_folds, seed=cfg.seed, labels=np.concatenate(frames))
     xy = {mid: (m.X, m.labels) for mid, m in data.items()}
     select = _select(data, cfg)
     probs = cross_validate(xy, folds, cfg=cfg.xgb, feature_names=FEATURE_NAMES, select=select, seed=cfg.seed, progress=log)
@@ -323,7 +324,7 @@ def write_pre_outputs(fit: PreFilterFit, matches: Sequence[MatchFeatures], *, mo
     """``model_dir``: model.ubj, meta.json, plots/feature_importance.{csv,png}; ``out_dir``: frames.csv,
     candidates.csv, proposals.csv. Each directory is built aside and swapped in whole."""
     from ..io import replace_dir
-    from .plots import save_bar_chart
+    from ..viz.bars import save_bar_chart
 
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     tmp = model_dir.with_name(f".{model_dir.name}.partial")

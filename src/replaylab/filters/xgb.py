@@ -8,6 +8,7 @@ with the same data, config and seed the model is the same, so the filters' metri
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -58,17 +59,39 @@ def _xgb():
     return xgboost
 
 
-def grouped_folds(groups: Sequence[str], n_folds: int, *, seed: int) -> dict[str, int]:
-    """group -> fold in ``0..k-1`` with ``k = min(n_folds, number of groups)``: whole groups (matches) per fold,
-    assigned round robin after a seeded shuffle, so no group is ever on both sides of a split."""
-    uniq = sorted(set(map(str, groups)))
+def grouped_folds(
+    groups: Sequence[str], n_folds: int, *, seed: int, labels: Sequence[int] | np.ndarray | None = None
+) -> dict[str, int]:
+    """group -> fold in ``0..k-1``: scikit-learn's ``StratifiedGroupKFold`` (shuffled with ``seed``) over the
+    rows ``groups[i]`` (a match id per row) with their ``labels`` (0 / 1 per row; None: unstratified), so whole
+    groups (matches) go to one fold and each fold's share of positives follows its share of the data as far
+    as the groups allow. ``k = min(n_folds, number of groups)`` (at most one fold per match); a fold the
+    assignment leaves empty is dropped and the rest are renumbered in order. Independent of the row order.
+    scikit-learn places the groups with the most uneven class counts first; the seeded shuffle only orders
+    groups of equal spread (with stratification the data, not the seed, decide most of the assignment)."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    g = np.asarray(list(map(str, groups)))
+    uniq = np.unique(g)
     if len(uniq) < 2:
-        raise ValueError(f"grouped cross-validation needs at least 2 groups (matches), got {len(uniq)}: {uniq}")
+        raise ValueError(f"grouped cross-validation needs at least 2 groups (matches), got {len(uniq)}: {uniq.tolist()}")
     if n_folds < 2:
         raise ValueError(f"n_folds must be >= 2, got {n_folds}")
     k = min(n_folds, len(uniq))
-    order = np.random.default_rng(seed).permutation(len(uniq))
-    return {uniq[int(j)]: i % k for i, j in enumerate(order)}
+    y = np.zeros(len(g), np.int64) if labels is None else np.asarray(labels).astype(np.int64)
+    if y.shape != g.shape:
+        raise ValueError(f"grouped_folds: {len(g)} groups but {y.shape[0]} labels; need one of each per row")
+    if np.all(np.bincount(y) < k):  # no class fills every fold: stratification is impossible, split by group only
+        y = np.zeros_like(y)
+    splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    folds: dict[str, int] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "the least populated class has only n members"
+        for _, test in splitter.split(np.zeros((len(g), 1)), y, g):
+            if len(test):
+                fold = len(set(folds.values()))
+                folds.update(dict.fromkeys(np.unique(g[test]).tolist(), fold))
+    return dict(sorted(folds.items()))
 
 
 def sample_rows(labels: np.ndarray, neg_ratio: float, rng: np.random.Generator,

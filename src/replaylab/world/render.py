@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .camera import Camera
+from ..geometry.camera import Camera
 from .physics import BALL_RADIUS, PITCH_LENGTH, PITCH_WIDTH
 from .skeleton import HEAD_RADIUS, J, Pose, world_joints
 

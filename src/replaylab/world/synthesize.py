@@ -19,10 +19,11 @@ from tqdm import tqdm
 
 from ..io import replace_dir, write_csv, write_json, write_text
 from ..params.world import SynthesizeParams
+from ..viz.png import save_png
+from ..viz.sheets import contact_sheet
 from .fouls import FOUL_CLASSES, SEVERITY_BANDS
 from .match import EVENT_TYPES, HEADER_OUTCOMES, MatchConfig, simulate_match
 from .physics import BallParams
-from .sheets import contact_sheet, save_png
 from .tracking import ProviderNoise
 from .video import VideoSettings
 from .writers.ava import write_ava

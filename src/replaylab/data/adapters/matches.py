@@ -104,12 +104,12 @@ class BallTrack:
 
 
 def read_cameras(path: str | Path) -> dict[int, object]:
-    """Per-frame calibration of ``camera.csv``: frame -> :class:`replaylab.world.camera.Camera`."""
+    """Per-frame calibration of ``camera.csv``: frame -> :class:`replaylab.geometry.camera.Camera`."""
     return _cameras(Path(path))
 
 
 def _cameras(path: Path) -> dict[int, object]:
-    from ...world.camera import Camera
+    from ...geometry.camera import Camera
 
     out = {}
     for n, r in enumerate(_read_csv(path, CAMERA_COLUMNS), start=2):

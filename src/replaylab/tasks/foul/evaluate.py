@@ -15,8 +15,8 @@ from ...data.adapters.mvfoul import ACTION_CLASSES, OFFENCE_SEVERITY_CLASSES
 from ...data.samples import AdapterError, read_csv
 from ...data.sources import MVFOUL_SPLIT
 from ...evaluation.mvfoul import classification_report, evaluate_mvfoul, read_json, report_text
-from ...evaluation.plots import confusion_png
 from ...io import write_csv, write_json, write_text
+from ...viz.confusion import confusion_png
 from .adapter import PREDICTIONS_DIR
 
 UNPARSED = "(other)"

@@ -151,7 +151,7 @@ def _write_plots(videos, dets, cfg, out: Path, fps: float) -> None:
         rows.append([f, round(float(match.frame_times[f]), 3), *("" if np.isnan(cols[c][f]) else round(float(cols[c][f]), 4) for c in cols),
                      "" if post is None else round(float(post[f]), 4), heads[f]])  # fmt: skip
     write_csv(out / "timeline.csv", ["frame", "time", *cols, "post_prob", "header"], rows)
-    from ...world.sheets import save_png
+    from ...viz.png import save_png
 
     save_png(out / "timeline.png", timeline_image(match.frame_times, {**cols, "post_prob": post}, match.headers,
                                                   title=f"{match.video_id}: probabilities and true headers (red)"))  # fmt: skip

@@ -21,11 +21,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ...geometry.camera import Camera
 from ...io import write_csv
 from ..actions import labels_at
-from ..camera import Camera, Follow, broadcast_position
 from ..match import MatchTruth
 from ..render import SKIN_TONES, Actor, Look, random_kits, render
+from ..rig import Follow, broadcast_position
 from ..tracking import TRACKING_COLUMNS, ProviderNoise, provider_rows
 from ..video import Mp4Writer, VideoSettings
 

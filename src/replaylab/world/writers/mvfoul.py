@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..camera import Follow, foul_view_positions
 from ..fouls import FOUL_CLASSES, SEVERITY_BANDS, annotation_fields, script_foul, severity_label
 from ..physics import PITCH_LENGTH, PITCH_WIDTH, BallParams
 from ..render import SKIN_TONES, Actor, Look, random_kits, render
+from ..rig import Follow, foul_view_positions
 from ..track import Track
 from ..video import Mp4Writer, VideoSettings
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..camera import Follow
 from ..physics import PITCH_LENGTH, PITCH_WIDTH, BallParams
 from ..render import SKIN_TONES, Actor, Kit, Look, random_kits, render
+from ..rig import Follow
 from ..scenes import RECOGNITION_CLASSES, add_extras, make_scene
 from ..video import Mp4Writer, VideoSettings
 

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from .png import save_png
+
 __all__ = ["bar_chart", "save_bar_chart"]
 
 
@@ -36,6 +38,4 @@ def bar_chart(names: Sequence[str], values: Sequence[float], *, title: str, xlab
 
 
 def save_bar_chart(path: str | os.PathLike, names: Sequence[str], values: Sequence[float], *, title: str, xlabel: str) -> None:
-    from ..world.sheets import save_png
-
     save_png(path, bar_chart(names, values, title=title, xlabel=xlabel))

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from replaylab.evaluation.plots import confusion_image, confusion_png
+from replaylab.viz.confusion import confusion_image, confusion_png
 
 
 def test_confusion_png(tmp_path):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from replaylab.filters.plots import bar_chart, save_bar_chart
+from replaylab.viz.bars import bar_chart, save_bar_chart
 
 
 def test_bar_chart_draws_one_row_per_bar(tmp_path):

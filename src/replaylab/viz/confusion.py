@@ -1,4 +1,4 @@
-"""PNG plots a person can look at, drawn with OpenCV (no plotting library needed): confusion matrices."""
+"""A confusion matrix as a PNG, drawn with OpenCV (no plotting library needed): the foul reports' plots."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from ..world.sheets import save_png
+from .png import save_png
 
 __all__ = ["confusion_image", "confusion_png"]
 

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from replaylab.world.sheets import contact_sheet, save_png
+from replaylab.viz.png import save_png
+from replaylab.viz.sheets import contact_sheet
 
 
 def test_contact_sheet_grid_and_png(tmp_path):

@@ -1,14 +1,10 @@
-"""Contact sheets: a PNG grid per episode type (rows = examples, columns = moments), so a person can
-see what the world generates."""
+"""Contact sheets: an image grid (rows = examples, columns = moments) with a title bar, so a person can see
+what the synthetic world generates (one per episode type) or what the clip cache holds (one per class)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
-
-from ..io import atomic_path
 
 
 def contact_sheet(title: str, rows: list[list[np.ndarray]], thumb_h: int = 96) -> np.ndarray:
@@ -29,11 +25,3 @@ def contact_sheet(title: str, rows: list[list[np.ndarray]], thumb_h: int = 96) -
     bar = np.full((22, width, 3), 255, np.uint8)
     cv2.putText(bar, title, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (20, 20, 20), 1, cv2.LINE_AA)
     return np.concatenate([bar] + out_rows, 0)
-
-
-def save_png(path: str | Path, image_rgb: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        ok, buf = cv2.imencode(".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
-        if not ok:
-            raise RuntimeError(f"could not encode {path}")
-        Path(tmp).write_bytes(buf.tobytes())
