@@ -1,3 +1,7 @@
+import os
+import pickle
+
+import numpy as np
 import pytest
 from spec_readers import read_ava_csv, read_ava_proposals, read_pbtxt_labelmap
 
@@ -81,6 +85,64 @@ def test_proposals_reader(tmp_path, write_ava):
     root = write_ava(tmp_path, ROWS[:1], proposals={"-5KQ66BBWC4,0902": [[0.1, 0.1, 0.2, 0.2, 0.9]]})
     props = read_proposals(root / "annotations" / "ava_dense_proposals_train.FAIR.recall_93.9.pkl")
     assert list(props) == ["-5KQ66BBWC4,0902"] and props["-5KQ66BBWC4,0902"].shape == (1, 5)
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_proposals_pickle_protocols(tmp_path, protocol):
+    arrays = {"v,0902": np.array([[0.1, 0.1, 0.2, 0.2, 0.9]], np.float32), "v,0903": np.zeros((0, 5)),
+              "v,0904": [[0.1, 0.2, 0.3, 0.4]]}  # fmt: skip
+    path = tmp_path / "p.pkl"
+    path.write_bytes(pickle.dumps(arrays, protocol=protocol))
+    props = read_proposals(path)
+    assert props["v,0902"].shape == (1, 5) and props["v,0903"].shape == (0, 5) and props["v,0904"][0, 4] == 1.0
+
+
+class _Payload:
+    """Unpickling this creates ``marker`` (a stand-in for arbitrary code)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+class _Evil(dict):
+    pass
+
+
+@pytest.mark.parametrize(
+    "payload, refused",
+    [
+        (lambda m: _Payload(m), r"refused to load (builtins|io|_io)\.open"),
+        (lambda m: {"v,0902": _Payload(m)}, r"refused to load (builtins|io|_io)\.open"),
+        (lambda m: (os.system, (f"touch {m}",)), r"refused to load (posix|os|nt)\.system"),
+        (lambda m: _Evil(), r"refused to load .*_Evil"),
+    ],
+)
+def test_malicious_proposals_pickle_runs_no_code(tmp_path, write_ava, payload, refused):
+    marker = tmp_path / "pwned"
+    root = write_ava(tmp_path / "ava", ROWS[:1])
+    path = root / "annotations" / "ava_dense_proposals_train.FAIR.recall_93.9.pkl"
+    obj = payload(marker)
+    if isinstance(obj, tuple):  # a raw (callable, args) reduce
+        data = pickle.dumps(_Reduce(*obj))
+    else:
+        data = pickle.dumps(obj)
+    path.write_bytes(data)
+    with pytest.raises(AdapterError, match=rf"{path.name}: cannot read the proposals pickle: {refused}"):
+        read_proposals(path)
+    with pytest.raises(AdapterError, match=refused):
+        load_ava(root)
+    assert not marker.exists()
+
+
+class _Reduce:
+    def __init__(self, fn, args):
+        self.fn, self.args = fn, args
+
+    def __reduce__(self):
+        return (self.fn, self.args)
 
 
 # ---- errors name the CSV row

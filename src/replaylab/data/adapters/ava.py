@@ -92,15 +92,44 @@ def _timestamp(value: str, path: Path, n: int) -> int:
     return int(f)
 
 
+# What a proposals pickle may reference: plain containers and scalars, and numpy's array / dtype / scalar
+# reconstruction (numpy 1 and 2 module names, pickle protocols 0-5; ``_codecs.encode`` rebuilds bytes in protocol-2 pickles).
+# Nothing else is ever imported or called while reading, so a crafted file cannot run code.
+SAFE_PICKLE_GLOBALS = frozenset(
+    {
+        ("builtins", n)
+        for n in ("dict", "list", "tuple", "set", "frozenset", "str", "bytes", "bytearray", "int", "float", "complex", "bool")
+    }  # fmt: skip
+    | {
+        ("__builtin__", n)
+        for n in ("dict", "list", "tuple", "set", "frozenset", "str", "unicode", "bytes", "int", "long", "float", "bool")
+    }  # fmt: skip
+    | {(m, n) for m in ("numpy.core.multiarray", "numpy._core.multiarray") for n in ("_reconstruct", "scalar")}
+    | {(m, "_frombuffer") for m in ("numpy.core.numeric", "numpy._core.numeric")}
+    | {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+)
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in SAFE_PICKLE_GLOBALS:
+            raise pickle.UnpicklingError(f"refused to load {module}.{name} (only plain containers and numpy arrays are allowed)")
+        return super().find_class(module, name)
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise pickle.UnpicklingError(f"refused persistent id {pid!r}")
+
+
 def read_proposals(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The person-box proposals pickle: ``{"video_id,%04d": float array (n, 5) x1,y1,x2,y2,score}`` (a 4-column
-    array means no scores; they read as 1.0)."""
+    array means no scores; they read as 1.0). Read with a restricted unpickler (:data:`SAFE_PICKLE_GLOBALS`):
+    a file referencing any other class or function is refused, naming it, before anything is called."""
     path = Path(path)
     if not path.is_file():
         raise AdapterError(f"{path}: proposals file not found")
     try:
         with open(path, "rb") as fh:
-            raw = pickle.load(fh, encoding="latin1")
+            raw = _RestrictedUnpickler(fh, encoding="latin1").load()
     except Exception as e:
         raise AdapterError(f"{path}: cannot read the proposals pickle: {e}") from e
     if not isinstance(raw, dict):
