@@ -221,3 +221,22 @@ def test_synthetic_world(tiny_world):
             assert s.center_s == s.meta["timestamp"] and len(s.meta["boxes"]) == len(s.meta["labels"]) == len(
                 s.meta["person_ids"]
             )
+
+
+# ---- paths stay inside the dataset root
+@pytest.mark.parametrize("vid", ["../outside", "../../../../tmp/outside", "/tmp/outside"])
+def test_video_id_outside_the_root(tmp_path, write_ava, vid):
+    root = write_ava(tmp_path / "ava", [*ROWS[:1], (vid, 902, 0.1, 0.1, 0.2, 0.2, 3, 0)], videos={ROWS[0][0]: ".mp4"})
+    (tmp_path / "outside.mp4").write_bytes(b"")
+    with pytest.raises(
+        AdapterError, match=rf"ava_train_v2\.2\.csv, row 2: video_id '{vid}': video .*(outside the dataset root|is absolute)"
+    ):
+        load_ava(root)
+
+
+def test_video_symlink_out_of_the_root(tmp_path, write_ava):
+    (tmp_path / "outside.mp4").write_bytes(b"")
+    root = write_ava(tmp_path / "ava", ROWS[:1], videos={})
+    (root / "videos" / f"{ROWS[0][0]}.mp4").symlink_to(tmp_path / "outside.mp4")
+    with pytest.raises(AdapterError, match="row 1: video_id .* leads through a symlink to .*outside.mp4"):
+        load_ava(root)

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..paths import inside_root
 from ..samples import AdapterError, Sample, SampleIndex
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi")
@@ -150,9 +151,9 @@ def read_proposals(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return out
 
 
-def _find_video(video_dir: Path, video_id: str) -> Path:
+def _find_video(video_dir: Path, video_id: str, where: str) -> Path:
     for ext in VIDEO_EXTENSIONS:
-        p = video_dir / f"{video_id}{ext}"
+        p = inside_root(video_dir, f"{video_id}{ext}", where=f"{where}: video_id {video_id!r}", what="video")
         if p.is_file():
             return p
     raise AdapterError(f"AVA video {video_id!r}: no {video_id}{{{','.join(VIDEO_EXTENSIONS)}}} in {video_dir}")
@@ -231,6 +232,7 @@ def load_ava(
 
     # keyframe -> {(person_id, box): sorted action ids}
     frames: dict[tuple[str, int], dict[tuple[int, tuple[float, ...]], set[int]]] = {}
+    first_row: dict[str, str] = {}  # video id -> where it is first named
     with open(csv_path, newline="", encoding="utf-8-sig") as fh:
         for n, row in enumerate(csv.reader(fh), start=1):
             if not row or all(not c.strip() for c in row):
@@ -256,6 +258,7 @@ def load_ava(
             if (vid, ts) in excluded_keys:
                 continue
             frames.setdefault((vid, ts), {}).setdefault((person, box), set()).add(action)
+            first_row.setdefault(vid, f"{csv_path}, row {n}")
 
     keys = set(frames)
     if include_unannotated:
@@ -271,7 +274,7 @@ def load_ava(
     samples = []
     for vid, ts in sorted(keys):
         if vid not in videos:
-            found = _find_video(vdir, vid)
+            found = _find_video(vdir, vid, first_row.get(vid) or f"{p_path}, key {_key(vid, ts)!r}")
             videos[vid] = found.relative_to(root).as_posix() if found.is_relative_to(root) else str(found)
         center = ts - timestamp_offset
         if center < 0:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..paths import inside_root
 from ..samples import AdapterError, Sample, SampleIndex
 
 HEADER_CLASSES = ["no_header", "header"]
@@ -173,6 +174,9 @@ def _match_samples(
     root, mid, neg_ratio, lookalike_share, lookalike_types, min_gap_s, margin_s, crop_on, track, seed
 ) -> list[Sample]:
     folder = root / mid
+    for name in ("video.mp4", "events.csv", "tracking.csv", "camera.csv"):  # symlinks must not lead out
+        if (folder / name).exists() or (folder / name).is_symlink():
+            inside_root(root, f"{mid}/{name}", where=f"{root}, match {mid}", what="file")
     video = folder / "video.mp4"
     if not video.is_file():
         raise AdapterError(f"{video}: match video not found")
