@@ -47,8 +47,9 @@ def _merge(parts: list[tuple[SampleIndex, str, str | None]], name: str, root: Pa
     return SampleIndex(samples, list(classes), root, name)
 
 
-def task_index(task: str, cfg, *, seed: int, margin_s: float = 0.0) -> SampleIndex:
-    """The sample index of ``task`` from its validated cache params ``cfg``."""
+def task_index(task: str, cfg, *, seed: int, margin_s: float = 0.0, tally=None) -> SampleIndex:
+    """The sample index of ``task`` from its validated cache params ``cfg``. ``tally``
+    (:class:`replaylab.data.rowchecks.BadRows`) counts the rows a ``matches`` source drops (``on_bad_rows: drop``)."""
     src = cfg.source
     root = Path(src.root)
     if not root.exists():
@@ -57,7 +58,7 @@ def task_index(task: str, cfg, *, seed: int, margin_s: float = 0.0) -> SampleInd
         return load_matches(
             root, neg_ratio=src.neg_ratio, lookalike_share=src.lookalike_share, lookalike_types=src.lookalike_types,
             min_gap_s=src.min_gap_s, margin_s=margin_s, crop_on=src.crop_on, track_half_s=margin_s + 0.2,
-            track_smooth_s=src.track_smooth_s, seed=seed,
+            track_smooth_s=src.track_smooth_s, seed=seed, on_bad_rows=src.on_bad_rows, tally=tally,
         )  # fmt: skip
     if src.format == "header_csv":
         return load_index("header_csv", root / src.csv, root_dir=root)
