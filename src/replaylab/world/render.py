@@ -171,24 +171,27 @@ _SUB = 32  # sub-pixel steps of the bilinear weights (OpenCV's INTER_TAB_SIZE)
 
 def warp_maps(h: np.ndarray, width: int, height: int, tex_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Fixed-point ``cv2.remap`` maps for warping a texture of ``tex_shape`` by homography ``h`` (texture ->
-    image): the source position of every pixel in IEEE float64 numpy arithmetic (elementwise: SIMD width
-    does not change a bit), snapped to 1/32 pixel. Rays that miss the texture read the border."""
-    grid = _GRIDS.get((width, height))
-    if grid is None:
-        ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
-        grid = _GRIDS[(width, height)] = (xs, ys)
-    xs, ys = grid
+    image): the source position of every pixel in IEEE float64 numpy arithmetic (elementwise, in a fixed
+    order: SIMD width does not change a bit), snapped to 1/32 pixel. Rays that miss the texture read the border."""
+    xs = np.arange(width, dtype=np.float64)
+    ys = np.arange(height, dtype=np.float64)
     adj, det = _adjugate(h)
     inv = adj / det
-    w = inv[2, 0] * xs + inv[2, 1] * ys + inv[2, 2]
-    ok = w > 1e-12
-    w = np.where(ok, w, 1.0)
     th, tw = tex_shape[:2]
     out = -2 * _SUB  # two pixels left of / above the texture: border only
-    sx = np.clip(np.rint((inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]) / w * _SUB), out, tw * _SUB)
-    sy = np.clip(np.rint((inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]) / w * _SUB), out, th * _SUB)
-    sx = np.where(ok, sx, out).astype(np.int32)
-    sy = np.where(ok, sy, out).astype(np.int32)
+    w = (inv[2, 0] * xs)[None, :] + (inv[2, 1] * ys + inv[2, 2])[:, None]
+    ok = w > 1e-12
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(ok, _SUB / np.where(ok, w, 1.0), 0.0)
+    maps = []
+    for row, hi in ((0, tw), (1, th)):
+        num = (inv[row, 0] * xs)[None, :] + (inv[row, 1] * ys + inv[row, 2])[:, None]
+        num *= scale
+        np.rint(num, out=num)
+        np.clip(num, out, hi * _SUB, out=num)
+        num[~ok] = out
+        maps.append(num.astype(np.int32))
+    sx, sy = maps
     xy = np.stack([sx >> 5, sy >> 5], -1).astype(np.int16)
     frac = ((sy & (_SUB - 1)) * _SUB + (sx & (_SUB - 1))).astype(np.uint16)
     return xy, frac
