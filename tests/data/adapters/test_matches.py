@@ -157,6 +157,10 @@ def test_header_past_the_end_of_the_video_fails_or_is_dropped(matches, tmp_path)
     idx = load_matches(root, seed=0, on_bad_rows="drop", tally=tally)
     assert tally.counts == {"event_outside_span": 1}
     assert all(s.meta["frame"] < n_video for s in idx.samples) and idx.samples
+    # random open play is drawn from the video too, not from the tracking that runs on past it
+    many = load_matches(root, seed=0, neg_ratio=100.0, lookalike_share=0.0, min_gap_s=0.0, on_bad_rows="drop")
+    randoms = [s.meta["frame"] for s in many.samples if s.meta["event"] == "random"]
+    assert len(randoms) >= 100 and max(randoms) < n_video  # 100 of ~290 frames: past-the-end ones would show
 
 
 def test_nan_tracking_is_blamed_on_tracking_csv(matches, tmp_path):

@@ -216,7 +216,7 @@ def _match_samples(
                         on_bad_rows=on_bad_rows, tally=tally, rows=np.array(rows))  # fmt: skip
     events = [e for e, k in zip(events, keep) if k]
     margin = int(math.ceil(margin_s * fps))
-    lo, hi = margin, ball.n_frames - 1 - margin
+    lo, hi = margin, last - margin  # random play too stays inside the video and the ball tracking
     inside = [e for e in events if lo <= e[0] <= hi]
     pos = [e for e in inside if e[1] == "header"]
     rng = np.random.default_rng([seed, *mid.encode()])
