@@ -28,7 +28,11 @@ def main() -> None:
         raise P.ParamsError(f"post_xgb needs match folders: cache_clips.header.source.format is {source.format!r}, not 'matches'")
     cfg = post_config(params.post_xgb, seed=params.seed)
     videos = load_videos(
-        params.post_xgb.probs, root=source.root, splits_dir=f"{params.split.out_dir}/header", columns=cfg.columns
+        params.post_xgb.probs,
+        root=source.root,
+        splits_dir=f"{params.split.out_dir}/header",
+        columns=cfg.columns,
+        on_bad_rows=params.pre_xgb.on_bad_rows,
     )
     fit = fit_post_filter(videos, cfg, log=tqdm.write)
     fit.model.meta["ensemble"] = params.export_probs.ensemble.model_dump()  # how ensemble_prob was made (replaylab detect)
@@ -40,7 +44,11 @@ def main() -> None:
         active = cfg.active_column if cfg.active_column in ablation else None
         ab_cfg = replace(cfg, columns=ablation, active_column=active)
         ab_videos = load_videos(
-            params.post_xgb.probs, root=source.root, splits_dir=f"{params.split.out_dir}/header", columns=ablation
+            params.post_xgb.probs,
+            root=source.root,
+            splits_dir=f"{params.split.out_dir}/header",
+            columns=ablation,
+            on_bad_rows=params.pre_xgb.on_bad_rows,
         )
         ab = fit_post_filter(ab_videos, ab_cfg, log=tqdm.write)
         write_post_outputs(ab, ab_videos, model_dir="models/post_xgb_ablation", events_csv="data/predictions/ablation/header_events.csv",

@@ -12,6 +12,7 @@ os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 from tqdm import tqdm
 
 from replaylab import params as P
+from replaylab.data.rowchecks import BadRows
 from replaylab.filters.config import pre_config
 from replaylab.filters.matches import split_matches
 from replaylab.filters.pre import featurize_match, fit_pre_filter, write_pre_outputs
@@ -28,11 +29,13 @@ def main() -> None:
         )
     cfg = pre_config(params.pre_xgb, seed=params.seed)
     matches = split_matches(source.root, f"{params.split.out_dir}/header")
-    data = [featurize_match(m, features=cfg.features, label_tolerance=cfg.label_tolerance)
+    bad_rows = BadRows()
+    data = [featurize_match(m, features=cfg.features, label_tolerance=cfg.label_tolerance,
+                            on_bad_rows=params.pre_xgb.on_bad_rows, tally=bad_rows)
             for m in tqdm(matches, desc="pre_xgb features", unit="match")]  # fmt: skip
     fit = fit_pre_filter(data, cfg, log=tqdm.write)
     write_pre_outputs(fit, data, model_dir="models/pre_xgb", out_dir="data/pre_xgb")
-    write_json("metrics/pre_xgb.json", fit.metrics)
+    write_json("metrics/pre_xgb.json", {**fit.metrics, **bad_rows.as_metrics()})
 
 
 if __name__ == "__main__":

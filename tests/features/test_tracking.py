@@ -1,3 +1,4 @@
+import csv
 import time
 
 import numpy as np
@@ -221,3 +222,60 @@ def test_ninety_minutes_in_seconds():
     seconds = time.perf_counter() - start
     assert X.shape == (n, 36) and np.isfinite(X).all()
     assert seconds < 30, f"{seconds:.1f} s for a 90-minute match"  # about 2 s on 2 busy cores
+
+
+# ---- bad rows: an error naming the file and row, or (on_bad_rows="drop") left out and counted
+def _table_csv(path, edit=None):
+    """Ball + one player, frames 0..19 at 25 fps; ``edit(rows)`` spoils it. Row r of the list is CSV row r + 2."""
+    rows = [[f, f / 25, tid, team, 10.0 + f * 0.1 + tid, 5.0, 0.5 if tid == 0 else ""] for f in range(20)
+            for tid, team in ((0, "ball"), (7, "home"))]  # fmt: skip
+    if edit:
+        rows = edit(rows)
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["frame", "time", "track_id", "team", "x", "y", "z"])
+        w.writerows(rows)
+    return path
+
+
+def _set(i, col, value):
+    def edit(rows):
+        rows[i][col] = value
+        return rows
+
+    return edit
+
+
+BAD_ROWS = {
+    "nan_x": (_set(6, 4, "nan"), "tracking_non_finite", r"row 8: non-finite tracking value x=nan"),
+    "inf_z": (_set(6, 6, "inf"), "tracking_non_finite", r"row 8: non-finite tracking value z=inf"),
+    "empty_time": (_set(6, 1, "NaN"), "tracking_non_finite", r"row 8: non-finite tracking value time=nan"),
+    "duplicate_frame": (lambda r: r[:7] + [list(r[6])] + r[7:], "tracking_duplicate_frame",
+                        r"row 9: track 0 frame 3 again \(first in row 8\)"),
+    "backward_frame": (lambda r: r[:2] + r[3:7] + [r[2]] + r[7:], "tracking_non_monotonic_frame",
+                       r"row 8: track 0 goes back to frame 1 after frame 3"),
+    "time_off_frame": (_set(6, 1, "0.5"), "tracking_time_mismatch", r"row 8: time 0.5 s disagrees with frame 3 / 25 fps"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BAD_ROWS))
+def test_bad_tracking_rows_fail_or_drop(tmp_path, case):
+    from replaylab.data.rowchecks import BadRows
+
+    edit, reason, message = BAD_ROWS[case]
+    path = _table_csv(tmp_path / "tracking.csv", edit)
+    with pytest.raises(AdapterError, match=rf"tracking\.csv, {message}"):
+        TrackingTable.read(path)
+    tally = BadRows()
+    table = TrackingTable.read(path, on_bad_rows="drop", tally=tally)
+    assert tally.counts == {reason: 1} and tally.as_metrics()["dropped_rows"] == 1
+    written = len(path.read_text().splitlines()) - 1
+    assert len(table) == written - 1 and np.all(np.isfinite(table.x)) and np.all(np.isfinite(table.time))
+    assert np.isfinite(compute_features(table, fps=25, n_frames=20)).all()
+
+
+def test_clean_table_passes_and_video_fps_is_used(tmp_path):
+    path = _table_csv(tmp_path / "tracking.csv")
+    assert len(TrackingTable.read(path)) == 40
+    with pytest.raises(AdapterError, match=r"row 4: time 0.04 s disagrees with frame 1 / 50 fps"):
+        TrackingTable.read(path, fps=50.0)

@@ -134,3 +134,58 @@ def test_stage_outputs(fitted, featurized, tmp_path):
     props = read_rows(ddir / "proposals.csv")
     assert list(props[0]) == ["video_id", "start_frame", "end_frame", "peak_frame", "peak_prob"]
     assert sum(int(r["end_frame"]) - int(r["start_frame"]) + 1 for r in props) == len(cands)
+
+
+# ---- bad data: events outside the video / tracking, bad tracking rows
+def _copy_match(matches_dir, tmp_path, extra_event_frame=None, tracking_edit=None):
+    import shutil
+
+    from replaylab.filters.matches import Match
+
+    root, _ = matches_dir
+    folder = tmp_path / "m0"
+    shutil.copytree(root / "m0", folder)
+    if extra_event_frame is not None:
+        with open(folder / "events.csv", "a", newline="") as fh:
+            header = (folder / "events.csv").read_text().splitlines()[0].split(",")
+            csv.writer(fh).writerow([extra_event_frame if c == "frame" else "header" if c == "type" else "" for c in header])
+    if tracking_edit is not None:
+        lines = (folder / "tracking.csv").read_text().splitlines()
+        (folder / "tracking.csv").write_text("\n".join(tracking_edit(lines)) + "\n")
+    return Match("m0", folder, "train")
+
+
+def test_header_after_the_end_is_an_error_or_dropped_never_a_miss(matches_dir, tmp_path):
+    from replaylab.data.rowchecks import BadRows
+    from replaylab.data.samples import AdapterError
+
+    clean = featurize_match(_copy_match(matches_dir, tmp_path / "a"), features=FeatureConfig(), label_tolerance=2)
+    m = _copy_match(matches_dir, tmp_path / "b", extra_event_frame=clean.n_frames + 100)
+    n_rows = len((m.folder / "events.csv").read_text().splitlines())
+    with pytest.raises(AdapterError, match=rf"m0/events\.csv, row {n_rows}: event at frame {clean.n_frames + 100} is outside"):
+        featurize_match(m, features=FeatureConfig(), label_tolerance=2)
+    tally = BadRows()
+    mf = featurize_match(m, features=FeatureConfig(), label_tolerance=2, on_bad_rows="drop", tally=tally)
+    assert tally.counts == {"event_outside_span": 1}
+    np.testing.assert_array_equal(mf.headers, clean.headers)
+    np.testing.assert_array_equal(mf.labels, clean.labels)
+    assert event_recall(np.ones(mf.n_frames), mf.headers, 2) == (len(clean.headers), len(clean.headers))
+
+
+def test_nan_tracking_is_blamed_on_the_tracking_row(matches_dir, tmp_path):
+    from replaylab.data.rowchecks import BadRows
+    from replaylab.data.samples import AdapterError
+
+    def spoil(lines):
+        cols = lines[0].split(",")
+        cells = lines[40].split(",")
+        cells[cols.index("x")] = "nan"
+        lines[40] = ",".join(cells)
+        return lines
+
+    m = _copy_match(matches_dir, tmp_path, tracking_edit=spoil)
+    with pytest.raises(AdapterError, match=r"m0/tracking\.csv, row 41: non-finite tracking value x=nan"):
+        featurize_match(m, features=FeatureConfig(), label_tolerance=2)
+    tally = BadRows()
+    mf = featurize_match(m, features=FeatureConfig(), label_tolerance=2, on_bad_rows="drop", tally=tally)
+    assert tally.counts == {"tracking_non_finite": 1} and np.isfinite(mf.X).all()

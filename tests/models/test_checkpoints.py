@@ -12,6 +12,8 @@ from torch import nn
 from torchvision.models.video import mvit_v2_s, r3d_18, s3d
 
 from replaylab.models import CheckpointError, build_backbone, build_classifier, find_checkpoint_file, load_pretrained
+from replaylab.models.checkpoints import convert_trusted_checkpoint
+from replaylab.models.checkpoints import main as checkpoints_main
 
 
 def _perturb_bn(model: nn.Module) -> None:
@@ -228,17 +230,46 @@ def test_checkpoint_directories_and_safetensors(tmp_path, torchvision_r3d):
         load_pretrained(model, tmp_path / "missing.pth")
 
 
-def test_own_checkpoints_and_pickled_objects(tmp_path):
+def test_full_pickle_checkpoint_is_refused_and_converts_by_hand(tmp_path):
     src = build_classifier(backbone="compact3d", num_classes=2, frames=8, size=(32, 32))
     _perturb_bn(src)
     path = tmp_path / "best.pt"
     torch.save({"format": "replaylab.training/1", "model": src.state_dict(), "epoch": 3,
                 "args": argparse.Namespace(lr=0.1)}, path)  # fmt: skip
-    with pytest.raises(CheckpointError, match="allow_pickle=True only if you trust the file"):
-        load_pretrained(build_classifier(backbone="compact3d", num_classes=2, frames=8, size=(32, 32)), path, allow_pickle=False)
     model = build_classifier(backbone="compact3d", num_classes=2, frames=8, size=(32, 32))
-    report = load_pretrained(model, path)
-    assert any("unpickled fully" in m for m in report.messages)
+    with pytest.raises(CheckpointError, match=r"best\.pt: a full-pickle checkpoint .*python -m replaylab\.models\.checkpoints"):
+        load_pretrained(model, path)
+    converted = convert_trusted_checkpoint(path, tmp_path / "converted.pth")
+    report = load_pretrained(model, converted)
     assert not report.missing and not report.unexpected
     for k, v in src.state_dict().items():
         assert torch.equal(model.state_dict()[k], v), k
+    assert checkpoints_main([str(path), str(tmp_path / "cli.pth")]) == 0
+    assert load_pretrained(model, tmp_path / "cli.pth").loaded == report.loaded
+
+
+class _Payload:
+    """Unpickling this creates ``marker`` (a stand-in for arbitrary code)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_malicious_checkpoint_runs_no_code(tmp_path):
+    marker = tmp_path / "pwned"
+    net = build_classifier(backbone="compact3d", num_classes=2, frames=8, size=(32, 32))
+    for name, obj in {"wrapped.pth": {"model": net.state_dict(), "x": _Payload(marker)},
+                      "bare.pt": _Payload(marker)}.items():  # fmt: skip
+        torch.save(obj, tmp_path / name)
+        with pytest.raises(CheckpointError, match="full-pickle checkpoint"):
+            load_pretrained(net, tmp_path / name)
+        with pytest.raises(CheckpointError, match="full-pickle checkpoint"):
+            build_classifier(backbone="compact3d", num_classes=2, frames=8, size=(32, 32), pretrained=str(tmp_path / name))
+        assert not marker.exists()
+    (tmp_path / "garbage.pth").write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="garbage.pth"):
+        load_pretrained(net, tmp_path / "garbage.pth")
+    assert not marker.exists()

@@ -68,21 +68,21 @@ def register_source(fmt: str) -> Callable[[SourceLoader], SourceLoader]:
 
 
 @register_source("matches")
-def _matches(src, root: Path, *, seed: int, margin_s: float) -> SampleIndex:
+def _matches(src, root: Path, *, seed: int, margin_s: float, tally=None) -> SampleIndex:
     return load_index(
         "matches", root, neg_ratio=src.neg_ratio, lookalike_share=src.lookalike_share, lookalike_types=src.lookalike_types,
         min_gap_s=src.min_gap_s, margin_s=margin_s, crop_on=src.crop_on, track_half_s=margin_s + 0.2,
-        track_smooth_s=src.track_smooth_s, seed=seed,
+        track_smooth_s=src.track_smooth_s, seed=seed, on_bad_rows=src.on_bad_rows, tally=tally,
     )  # fmt: skip
 
 
 @register_source("header_csv")
-def _header_csv(src, root: Path, *, seed: int, margin_s: float) -> SampleIndex:
+def _header_csv(src, root: Path, *, seed: int, margin_s: float, tally=None) -> SampleIndex:
     return load_index("header_csv", root / src.csv, root_dir=root)
 
 
 @register_source("mvfoul")
-def _mvfoul(src, root: Path, *, seed: int, margin_s: float) -> SampleIndex:
+def _mvfoul(src, root: Path, *, seed: int, margin_s: float, tally=None) -> SampleIndex:
     parts = []
     for split in src.splits:
         idx = load_index("mvfoul", root / split, center_frame=src.center_frame, fps=src.source_fps)
@@ -91,7 +91,7 @@ def _mvfoul(src, root: Path, *, seed: int, margin_s: float) -> SampleIndex:
 
 
 @register_source("ava")
-def _ava(src, root: Path, *, seed: int, margin_s: float) -> SampleIndex:
+def _ava(src, root: Path, *, seed: int, margin_s: float, tally=None) -> SampleIndex:
     parts = []
     for split in src.splits:
         idx = load_index(
@@ -101,7 +101,7 @@ def _ava(src, root: Path, *, seed: int, margin_s: float) -> SampleIndex:
     return _merge(parts, f"ava:{root}", root)
 
 
-def _split_lists(src, root: Path, *, seed: int, margin_s: float) -> SampleIndex:
+def _split_lists(src, root: Path, *, seed: int, margin_s: float, tally=None) -> SampleIndex:
     idx = load_index(src.format, root, split_id=src.split_id)
     samples = [replace(s, meta=dict(s.meta, official_split=s.meta.get("official_split", "train"))) for s in idx.samples]
     return SampleIndex(samples, idx.classes, idx.root, idx.name)
@@ -111,9 +111,10 @@ register_source("ucf101")(_split_lists)
 register_source("hmdb51")(_split_lists)
 
 
-def task_index(task: str, cfg, *, seed: int, margin_s: float = 0.0) -> SampleIndex:
+def task_index(task: str, cfg, *, seed: int, margin_s: float = 0.0, tally=None) -> SampleIndex:
     """The sample index of ``task`` from its validated cache params ``cfg`` (dispatch on ``cfg.source.format``
-    through :data:`SOURCES`)."""
+    through :data:`SOURCES`). ``tally`` (:class:`replaylab.data.rowchecks.BadRows`) counts the rows a source
+    drops (``on_bad_rows: drop``)."""
     src = cfg.source
     root = Path(src.root)
     if not root.exists():
@@ -123,4 +124,4 @@ def task_index(task: str, cfg, *, seed: int, margin_s: float = 0.0) -> SampleInd
         raise AdapterError(
             f"cache_clips.{task}.source.format: unknown format {src.format!r} (known: {', '.join(sorted(SOURCES))})"
         )
-    return loader(src, root, seed=seed, margin_s=margin_s)
+    return loader(src, root, seed=seed, margin_s=margin_s, tally=tally)

@@ -89,7 +89,6 @@ a 90-minute match (135,000 frames, 23 objects) takes a few seconds.
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from collections.abc import Iterable, Mapping
@@ -98,6 +97,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.rowchecks import BadRows, OnBadRows, check_tracking
 from ..data.samples import AdapterError
 from .signal import frames_for, local_fit, shift, sliding_max, sliding_min, window_sum
 
@@ -167,46 +167,52 @@ class TrackingTable:
         return int(self.time.shape[0])
 
     @classmethod
-    def read(cls, path: str | os.PathLike) -> TrackingTable:
-        """Read ``tracking.csv``; a missing file or column, or a cell that is not a number, names the file and row."""
+    def read(
+        cls, path: str | os.PathLike, *, fps: float | None = None, on_bad_rows: OnBadRows = "fail", tally: BadRows | None = None
+    ) -> TrackingTable:
+        """Read ``tracking.csv`` (pandas); a missing file or column, or a cell that is not a number, names the file
+        and row. With a ``frame`` column the rows are also checked (:func:`replaylab.data.rowchecks.check_tracking`:
+        non-finite values, repeated or backward frames, ``time`` off ``frame / fps``): an error naming the row, or,
+        with ``on_bad_rows="drop"``, the row left out and counted in ``tally``."""
+        import pandas as pd
+
         p = Path(path)
         if not p.is_file():
             raise AdapterError(f"{p}: tracking table not found")
-        with open(p, newline="") as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            if header is None:
-                raise AdapterError(f"{p}: empty file (expected the header {','.join(REQUIRED_COLUMNS)})")
-            header = [h.strip() for h in header]
-            missing = [c for c in REQUIRED_COLUMNS if c not in header]
-            if missing:
-                raise AdapterError(f"{p}: missing columns {missing}")
-            rows = list(reader)
-        width = len(header)
-        bad = next((i for i, r in enumerate(rows) if len(r) != width), None)
-        if bad is not None:
-            raise AdapterError(f"{p}, row {bad + 2}: {len(rows[bad])} cells, the header has {width}")
-        cols = list(zip(*rows)) if rows else [()] * width
-        col = {name: cols[i] for i, name in enumerate(header)}
+        try:
+            df = pd.read_csv(p, dtype=str, keep_default_na=False, na_filter=False)
+        except pd.errors.EmptyDataError:
+            raise AdapterError(f"{p}: empty file (expected the header {','.join(REQUIRED_COLUMNS)})") from None
+        except pd.errors.ParserError as e:
+            raise AdapterError(f"{p}: {str(e).strip()} (line = CSV row; the header has the column count)") from None
+        df.columns = [str(c).strip() for c in df.columns]
+        missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+        if missing:
+            raise AdapterError(f"{p}: missing columns {missing}")
 
         def numbers(name: str, empty_ok: bool = False) -> np.ndarray:
-            arr = np.asarray(col[name], dtype=str)
+            text = df[name].str.strip()
             if empty_ok:
-                arr = np.where(np.char.strip(arr) == "", "nan", arr)
-            try:
-                return arr.astype(np.float64)
-            except ValueError:
-                for i, v in enumerate(arr):
-                    try:
-                        float(v)
-                    except ValueError:
-                        raise AdapterError(f"{p}, row {i + 2}: column {name!r} is not a number: {v!r}") from None
-                raise
+                text = text.where(text != "", "nan")
+            values = pd.to_numeric(text, errors="coerce").to_numpy(np.float64)
+            bad = np.isnan(values) & ~text.str.lower().isin(["nan", "+nan", "-nan"]).to_numpy()
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise AdapterError(f"{p}, row {i + 2}: column {name!r} is not a number: {df[name].iloc[i]!r}")
+            return values
 
-        team = np.asarray(col["team"], dtype=str)
-        frame = numbers("frame") if "frame" in col else None
-        return cls(time=numbers("time"), track_id=numbers("track_id").astype(np.int64), team=_team_codes(team),
-                   x=numbers("x"), y=numbers("y"), z=numbers("z", empty_ok=True), source=str(p), frame=frame)  # fmt: skip
+        team = df["team"].to_numpy(dtype=str)
+        frame = numbers("frame") if "frame" in df.columns else None
+        table = cls(time=numbers("time"), track_id=numbers("track_id"), team=_team_codes(team), x=numbers("x"),
+                    y=numbers("y"), z=numbers("z", empty_ok=True), source=str(p), frame=frame)  # fmt: skip
+        keep = check_tracking(p, frame=table.frame, time=table.time, track_id=table.track_id, x=table.x, y=table.y,
+                              z=table.z, fps=fps, on_bad_rows=on_bad_rows, tally=tally)  # fmt: skip
+        if np.any(~np.isfinite(table.track_id[keep])):
+            i = int(np.flatnonzero(keep & ~np.isfinite(table.track_id))[0])
+            raise AdapterError(f"{p}, row {i + 2}: track_id {df['track_id'].iloc[i]!r} is not finite")
+        return cls(time=table.time[keep], track_id=table.track_id[keep].astype(np.int64), team=table.team[keep],
+                   x=table.x[keep], y=table.y[keep], z=table.z[keep], source=str(p),
+                   frame=None if frame is None else frame[keep])  # fmt: skip
 
     @classmethod
     def from_rows(cls, rows: Iterable[Mapping], source: str = "<rows>") -> TrackingTable:

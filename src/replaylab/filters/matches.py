@@ -15,12 +15,23 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.rowchecks import BadRows, OnBadRows, check_events
 from ..data.samples import AdapterError
 from ..tables import read_table
 
 SPLITS = ("train", "val", "test")
 
-__all__ = ["SPLITS", "Match", "frame_labels", "match_frame_times", "read_event_frames", "read_match_splits", "split_matches"]
+__all__ = [
+    "SPLITS",
+    "Match",
+    "frame_labels",
+    "match_events",
+    "match_frame_times",
+    "read_event_frames",
+    "read_event_rows",
+    "read_match_splits",
+    "split_matches",
+]
 
 
 @dataclass(frozen=True)
@@ -89,27 +100,52 @@ def split_matches(root: str | os.PathLike, splits_dir: str | os.PathLike) -> lis
     return out
 
 
-def read_event_frames(path: str | os.PathLike, types: tuple[str, ...] = ("header",)) -> np.ndarray:
-    """Sorted frames of the events of ``types`` in an ``events.csv`` (columns ``frame``, ``type``)."""
+def read_event_rows(path: str | os.PathLike, types: tuple[str, ...] = ("header",)) -> tuple[np.ndarray, np.ndarray]:
+    """(frames, CSV rows) of the events of ``types`` in an ``events.csv`` (columns ``frame``, ``type``), sorted by frame."""
     p = Path(path)
     if not p.is_file():
         raise AdapterError(f"{p}: events file not found")
-    table = _table(p, "events file")
-    missing = [c for c in ("frame", "type") if c not in table.columns]
-    if missing:
-        raise AdapterError(f"{p}: missing columns {missing}")
-    frames = []
-    for n, (frame, kind) in enumerate(zip(table["frame"].tolist(), table["type"].tolist()), start=2):
-        if kind.strip() not in types:
-            continue
-        try:
-            f = float(frame)
-        except ValueError:
-            raise AdapterError(f"{p}, row {n}: frame {frame!r} is not a number") from None
-        if not math.isfinite(f) or f < 0 or f != int(f):
-            raise AdapterError(f"{p}, row {n}: frame {frame!r} is not a frame index")
-        frames.append(int(f))
-    return np.array(sorted(frames), dtype=np.int64)
+    found = []
+    with open(p, newline="") as fh:
+        r = csv.DictReader(fh)
+        missing = [c for c in ("frame", "type") if c not in (r.fieldnames or [])]
+        if missing:
+            raise AdapterError(f"{p}: missing columns {missing}")
+        for n, row in enumerate(r, start=2):
+            if row["type"].strip() not in types:
+                continue
+            try:
+                f = float(row["frame"])
+            except ValueError:
+                raise AdapterError(f"{p}, row {n}: frame {row['frame']!r} is not a number") from None
+            if not math.isfinite(f) or f < 0 or f != int(f):
+                raise AdapterError(f"{p}, row {n}: frame {row['frame']!r} is not a frame index")
+            found.append((int(f), n))
+    found.sort()
+    return np.array([f for f, _ in found], dtype=np.int64), np.array([n for _, n in found], dtype=np.int64)
+
+
+def read_event_frames(path: str | os.PathLike, types: tuple[str, ...] = ("header",)) -> np.ndarray:
+    """Sorted frames of the events of ``types`` in an ``events.csv`` (columns ``frame``, ``type``)."""
+    return read_event_rows(path, types)[0]
+
+
+def match_events(
+    match: Match, types: tuple[str, ...], *, n_frames: int, tracked: tuple[int, int] | None = None,
+    on_bad_rows: OnBadRows = "fail", tally: BadRows | None = None,
+) -> np.ndarray:  # fmt: skip
+    """Sorted frames of the match's events of ``types`` that lie in its video (``n_frames``) and, when given,
+    in the ball tracking's ``tracked`` (first, last) frames. An event outside is an error naming the row, or
+    (``on_bad_rows="drop"``) left out and counted: never a label, never a missed detection."""
+    frames, rows = read_event_rows(match.events, types)
+    first, last = 0, n_frames - 1
+    span = f"the video ({n_frames} frames)"
+    if tracked is not None:
+        first, last = max(first, tracked[0]), min(last, tracked[1])
+        span += f" and the ball tracking (frames {tracked[0]}-{tracked[1]})"
+    keep = check_events(match.events, frames, first=first, last=last, span=span, on_bad_rows=on_bad_rows, tally=tally,
+                        rows=rows)  # fmt: skip
+    return frames[keep]
 
 
 def match_frame_times(match: Match, *, fps: float | None = None) -> np.ndarray:

@@ -383,11 +383,12 @@ def write_post_outputs(fit: PostFilterFit, videos: Sequence[VideoProbs], *, mode
 
 
 def load_videos(probs_csv: str | os.PathLike, *, root: str | os.PathLike, splits_dir: str | os.PathLike,
-                columns: Sequence[str]) -> list[VideoProbs]:  # fmt: skip
+                columns: Sequence[str], on_bad_rows: str = "fail", tally=None) -> list[VideoProbs]:  # fmt: skip
     """The probabilities of every match of the splits with its split, headers (``events.csv``) and video
     frame times. A video without a split, a split match without probabilities, or a frame count that is
-    not the video's is an error."""
-    from .matches import match_frame_times, read_event_frames, split_matches
+    not the video's is an error. A header outside the video is an error naming its row, or with
+    ``on_bad_rows="drop"`` left out (counted in ``tally``): never a missed detection."""
+    from .matches import match_events, match_frame_times, split_matches
 
     probs = read_probs(probs_csv, columns)
     matches = {m.match_id: m for m in split_matches(root, splits_dir)}
@@ -402,5 +403,6 @@ def load_videos(probs_csv: str | os.PathLike, *, root: str | os.PathLike, splits
         ft = match_frame_times(m)
         if ft.shape[0] != probs[mid].shape[0]:
             raise AdapterError(f"{probs_csv}: video {mid!r} has {probs[mid].shape[0]} frames, its video {ft.shape[0]}")
-        out.append(VideoProbs(mid, probs[mid], m.split, read_event_frames(m.events, ("header",)), ft))
+        headers = match_events(m, ("header",), n_frames=ft.shape[0], on_bad_rows=on_bad_rows, tally=tally)
+        out.append(VideoProbs(mid, probs[mid], m.split, headers, ft))
     return out

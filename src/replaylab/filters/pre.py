@@ -30,11 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.rowchecks import BadRows, OnBadRows
 from ..evaluation.classification import auroc, average_precision
 from ..evaluation.spotting import average_precision as spotting_ap
 from ..evaluation.spotting import best_f1_threshold, spotting_prf
 from ..features.tracking import FEATURE_NAMES, FeatureConfig, TrackingTable, compute_features
-from .matches import Match, frame_labels, match_frame_times, read_event_frames
+from .matches import Match, frame_labels, match_events, match_frame_times
 from .peaks import dilate, pick_peaks, runs
 from .xgb import (
     XgbConfig,
@@ -96,11 +97,24 @@ class MatchFeatures:
         return 1.0 / float(np.median(np.diff(self.frame_times))) if self.n_frames > 1 else 25.0
 
 
-def featurize_match(match: Match, *, features: FeatureConfig, label_tolerance: int) -> MatchFeatures:
+def featurize_match(
+    match: Match, *, features: FeatureConfig, label_tolerance: int, on_bad_rows: OnBadRows = "fail", tally: BadRows | None = None
+) -> MatchFeatures:
+    """Features, labels and events of one match. Bad tracking rows and events outside the video or the ball
+    tracking are an error naming the file and row, or with ``on_bad_rows="drop"`` left out and counted in
+    ``tally`` (:mod:`replaylab.data.rowchecks`)."""
     ft = match_frame_times(match)
-    X = compute_features(TrackingTable.read(match.tracking), frame_times=ft, config=features)
-    headers = read_event_frames(match.events, ("header",))
-    others = read_event_frames(match.events, OTHER_EVENT_TYPES)
+    fps = 1.0 / float(np.median(np.diff(ft))) if ft.shape[0] > 1 else None
+    table = TrackingTable.read(match.tracking, fps=fps, on_bad_rows=on_bad_rows, tally=tally)
+    X = compute_features(table, frame_times=ft, config=features)
+    ball = table.team == 0
+    tracked = None
+    if ball.any() and fps:
+        bf = table.frame[ball] if table.frame is not None else np.floor(table.time[ball] * fps + 0.5)
+        tracked = (int(bf.min()), int(bf.max()))
+    kw = {"n_frames": X.shape[0], "tracked": tracked, "on_bad_rows": on_bad_rows, "tally": tally}
+    headers = match_events(match, ("header",), **kw)
+    others = match_events(match, OTHER_EVENT_TYPES, **kw)
     labels = frame_labels(X.shape[0], headers, label_tolerance)
     hard = frame_labels(X.shape[0], others, label_tolerance).astype(bool) & (labels == 0)
     return MatchFeatures(match, ft, X, labels, headers, hard)

@@ -15,6 +15,16 @@ from functools import cached_property
 import numpy as np
 
 
+def matmul_exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for a short inner dimension (3) as elementwise products summed in a fixed order: unlike
+    ``@`` (BLAS, whose kernels and FMA use depend on the CPU) this gives the same bits on every machine."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    out = a[..., :, 0, None] * b[0]
+    for k in range(1, a.shape[-1]):
+        out = out + a[..., :, k, None] * b[k]
+    return out
+
+
 @dataclass(frozen=True)
 class Camera:
     position: tuple[float, float, float]
@@ -44,7 +54,7 @@ class Camera:
         return np.array([[self.focal, 0.0, self.width / 2.0], [0.0, self.focal, self.height / 2.0], [0.0, 0.0, 1.0]])
 
     def to_camera(self, points: np.ndarray) -> np.ndarray:
-        return (np.asarray(points, float) - np.asarray(self.position)) @ self.rotation.T
+        return matmul_exact(np.asarray(points, float) - np.asarray(self.position), self.rotation.T)
 
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pixel coordinates (..., 2) and depth (...) of world points. Depth <= 0 is behind the camera."""
@@ -57,8 +67,8 @@ class Camera:
     def ground_homography(self) -> np.ndarray:
         """3x3 map from ground-plane points (X, Y, 1) to homogeneous pixels."""
         r = self.rotation
-        t = -r @ np.asarray(self.position)
-        return self.intrinsics @ np.column_stack([r[:, 0], r[:, 1], t])
+        t = -matmul_exact(r, np.asarray(self.position, float)[:, None])[:, 0]
+        return matmul_exact(self.intrinsics, np.column_stack([r[:, 0], r[:, 1], t]))
 
     def as_row(self) -> dict[str, float]:
         x, y, z = self.position
@@ -69,7 +79,7 @@ def look_at(position, target, width: int, height: int, view_width_m: float, roll
     """Camera at ``position`` aimed at ``target`` whose horizontal field spans ``view_width_m`` there."""
     p = np.asarray(position, float)
     d = np.asarray(target, float) - p
-    dist = float(np.linalg.norm(d))
+    dist = math.sqrt(sum(float(v) * float(v) for v in d))  # no BLAS: the same bits on every CPU
     pan = math.atan2(d[1], d[0])
     tilt = math.atan2(d[2], math.hypot(d[0], d[1]))
     focal = width * dist / max(view_width_m, 0.5)

@@ -34,7 +34,15 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["WEIGHT_SUFFIXES", "CheckpointError", "LoadReport", "find_checkpoint_file", "load_pretrained", "read_state_dict"]
+__all__ = [
+    "WEIGHT_SUFFIXES",
+    "CheckpointError",
+    "LoadReport",
+    "convert_trusted_checkpoint",
+    "find_checkpoint_file",
+    "load_pretrained",
+    "read_state_dict",
+]
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +103,9 @@ def find_checkpoint_file(path: str | os.PathLike) -> Path:
     return found[0]
 
 
-def _read(file: Path, *, allow_pickle: bool, messages: list[str]) -> Any:
+def _read(file: Path, *, messages: list[str]) -> Any:
+    """The file's contents, read without running code: safetensors, or ``torch.load(weights_only=True)``
+    (tensors, plain containers and numbers only). A full-pickle file is refused, never unpickled."""
     if file.suffix == ".safetensors":
         if not _safetensors_available():
             raise CheckpointError(f"{file}: reading .safetensors needs the safetensors package")
@@ -105,14 +115,14 @@ def _read(file: Path, *, allow_pickle: bool, messages: list[str]) -> Any:
     try:
         return torch.load(file, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        if not allow_pickle:
-            raise CheckpointError(f"{file}: holds objects other than tensors and plain containers ({e}); "
-                                  "load it with allow_pickle=True only if you trust the file") from e  # fmt: skip
-        msg = f"{file}: not loadable with weights_only (it pickles other objects); unpickled fully as a trusted local file"
-        log.warning(msg)
-        messages.append(msg)
-        return torch.load(file, map_location="cpu", weights_only=False)
-    except (RuntimeError, EOFError, OSError) as e:
+        first = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        raise CheckpointError(
+            f"{file}: a full-pickle checkpoint (it stores Python objects other than tensors and plain containers: "
+            f"{first}); such files can run code when loaded, so they are refused. If you trust the file, convert it "
+            f"once to a weights-only file: python -m replaylab.models.checkpoints {file} converted.pth "
+            f"(or save its state_dict with torch.save / safetensors) and point the pretrained param at the result"
+        ) from e
+    except (RuntimeError, EOFError, OSError, ValueError) as e:
         raise CheckpointError(f"{file}: not a readable PyTorch checkpoint ({e})") from e
 
 
@@ -154,11 +164,12 @@ def _strip(state: dict[str, torch.Tensor], messages: list[str]) -> dict[str, tor
     return state
 
 
-def read_state_dict(path: str | os.PathLike, *, allow_pickle: bool = True) -> tuple[Path, dict[str, torch.Tensor], list[str]]:
-    """(the weight file, its tensors with wrappers and prefixes removed, messages)."""
+def read_state_dict(path: str | os.PathLike) -> tuple[Path, dict[str, torch.Tensor], list[str]]:
+    """(the weight file, its tensors with wrappers and prefixes removed, messages). Never unpickles
+    arbitrary objects (see :func:`convert_trusted_checkpoint` for legacy full-pickle files)."""
     file = find_checkpoint_file(path)
     messages: list[str] = []
-    state = _strip(_unwrap(_read(file, allow_pickle=allow_pickle, messages=messages), file, messages), messages)
+    state = _strip(_unwrap(_read(file, messages=messages), file, messages), messages)
     return file, state, messages
 
 
@@ -185,18 +196,16 @@ def _examples(items: list[str], n: int = 4) -> str:
     return ", ".join(items[:n]) + (f" ... ({len(items)} in all)" if len(items) > n else "")
 
 
-def load_pretrained(
-    model: nn.Module, path: str | os.PathLike, *, strict_backbone: bool = True, allow_pickle: bool = True
-) -> LoadReport:
+def load_pretrained(model: nn.Module, path: str | os.PathLike, *, strict_backbone: bool = True) -> LoadReport:
     """Load local checkpoint ``path`` (file or directory) into ``model``: a VideoClassifier (``backbone`` +
     ``head``) or a bare backbone.
 
     ``strict_backbone`` (default): any backbone tensor of another shape, or fewer than half the backbone
     tensors found, raises :class:`CheckpointError` naming the file. Without it, tensors of another shape
     are skipped (reported) and only a checkpoint with no usable backbone tensor at all raises.
-    ``allow_pickle``: a file ``torch.load(weights_only=True)`` refuses is unpickled fully (trusted local
-    files only; a warning is logged)."""
-    file, state, messages = read_state_dict(path, allow_pickle=allow_pickle)
+    The file is read with ``weights_only=True`` (or as safetensors); a full-pickle file is refused with
+    a :class:`CheckpointError` saying how to convert it."""
+    file, state, messages = read_state_dict(path)
     report = LoadReport(path=str(file), messages=messages)
     has_head = isinstance(getattr(model, "head", None), nn.Linear) and isinstance(getattr(model, "backbone", None), nn.Module)
     backbone: nn.Module = model.backbone if has_head else model  # type: ignore[assignment]
@@ -287,3 +296,43 @@ def _log(report: LoadReport) -> None:
         )
     if report.skipped_head:
         log.warning("%s: head %s skipped", report.path, ", ".join(report.skipped_head))
+
+
+# ------------------------------------------------------------------------------------------ conversion
+def convert_trusted_checkpoint(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """Rewrite a legacy full-pickle checkpoint ``src`` as a weights-only file ``dst`` (its tensors, with
+    wrappers such as ``state_dict`` / ``model`` unwrapped; prefixes kept). This unpickles ``src`` fully and
+    so runs whatever code it holds: call it only, by hand, on a file you trust. The pipeline never calls it."""
+    file = find_checkpoint_file(src)
+    out = Path(dst)
+    if out.resolve() == file.resolve():
+        raise CheckpointError(f"{out}: write the converted checkpoint to another file than {file}")
+    messages: list[str] = []
+    obj = torch.load(file, map_location="cpu", weights_only=False)  # explicit, user-invoked, trusted file only
+    state = _unwrap(obj, file, messages)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    torch.save({k: v.detach().clone().contiguous() for k, v in state.items()}, tmp)
+    os.replace(tmp, out)
+    torch.load(out, map_location="cpu", weights_only=True)  # the result must load safely
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(
+        prog="python -m replaylab.models.checkpoints",
+        description="Convert a TRUSTED legacy full-pickle checkpoint into a weights-only one "
+        "(unpickling runs code stored in the file: never use this on a file you did not make or verify).",
+    )
+    ap.add_argument("src", help="the full-pickle checkpoint (file, or directory with one weight file)")
+    ap.add_argument("dst", help="the weights-only .pth to write")
+    args = ap.parse_args(argv)
+    out = convert_trusted_checkpoint(args.src, args.dst)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -19,6 +19,7 @@ class MatchesSource(_Section):
     min_gap_s: float = Field(1.0, ge=0.0, le=60.0)
     crop_on: Literal["ball", "ball_track", "player", "none"] = "ball"
     track_smooth_s: float = Field(0.1, ge=0.0, le=5.0)
+    on_bad_rows: Literal["fail", "drop"] = "fail"  # bad tracking rows / events outside the video: error or drop + count
 
 
 class HeaderCsvSource(_Section):

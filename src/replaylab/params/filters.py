@@ -49,6 +49,7 @@ class PreXgbParams(_Section):
     n_folds: int = Field(5, ge=2, le=1000)
     target_recall: float = Field(0.98, gt=0.0, le=1.0)
     pad_frames: int = Field(2, ge=0, le=10000)
+    on_bad_rows: Literal["fail", "drop"] = "fail"  # bad tracking rows / events outside the video: error or drop + count
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
     detector: PreDetectorParams = PreDetectorParams()
     features: TrackingFeatureParams = TrackingFeatureParams()

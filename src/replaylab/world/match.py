@@ -352,7 +352,7 @@ class _Sim:
             self.set_action(r, "head", fc - pre, fc + post, fc, key_u=0.52)
             head = world_joints(self.pose_at(fc, r, c[0], c[1], face))[J["head"]]
             incoming = np.array([*(fwd * 1.0), 0.45])
-            target = head + incoming / np.linalg.norm(incoming) * (CONTACT_DISTANCE - 0.005)
+            target = head + incoming / math.sqrt(sum(float(v) * float(v) for v in incoming)) * (CONTACT_DISTANCE - 0.005)
         elif outcome == "chest":
             self.set_action(r, "chest", fc - pre, fc + post, fc)
             j = world_joints(self.pose_at(fc, r, c[0], c[1], face))

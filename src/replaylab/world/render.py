@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ..geometry.camera import Camera
+from ..geometry.camera import Camera, matmul_exact
 from .physics import BALL_RADIUS, PITCH_LENGTH, PITCH_WIDTH
 from .skeleton import HEAD_RADIUS, J, Pose, world_joints
 
@@ -141,7 +141,7 @@ _HEAD = J["head"]
 
 def _shadow(frame: np.ndarray, cam: Camera, x: float, y: float, rx: float, colour) -> None:
     """A dark ellipse on the ground under a body or the ball (foreshortened by the camera's tilt)."""
-    dc = cam.rotation @ (np.array([x, y, 0.0]) - np.asarray(cam.position))
+    dc = matmul_exact(cam.rotation, (np.array([x, y, 0.0]) - np.asarray(cam.position))[:, None])[:, 0]
     if dc[2] < 0.5:
         return
     k = cam.focal / dc[2]
@@ -151,17 +151,69 @@ def _shadow(frame: np.ndarray, cam: Camera, x: float, y: float, rx: float, colou
     cv2.ellipse(frame, (int(u * 4), int(v * 4)), axes, 0, 0, 360, colour, -1, cv2.LINE_AA, shift=2)
 
 
+def _adjugate(m: np.ndarray) -> tuple[np.ndarray, float]:
+    """(adjugate, determinant) of a 3x3 matrix by cofactors: ``inv(m) = adj / det``, in plain IEEE float64
+    arithmetic (no LAPACK), so the same on every CPU."""
+    a = np.asarray(m, float).tolist()
+    (a00, a01, a02), (a10, a11, a12), (a20, a21, a22) = a
+    adj = np.array([
+        [a11 * a22 - a12 * a21, a02 * a21 - a01 * a22, a01 * a12 - a02 * a11],
+        [a12 * a20 - a10 * a22, a00 * a22 - a02 * a20, a02 * a10 - a00 * a12],
+        [a10 * a21 - a11 * a20, a01 * a20 - a00 * a21, a00 * a11 - a01 * a10],
+    ])  # fmt: skip
+    det = a00 * adj[0, 0] + a01 * adj[1, 0] + a02 * adj[2, 0]
+    return adj, float(det)
+
+
+_GRIDS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+_SUB = 32  # sub-pixel steps of the bilinear weights (OpenCV's INTER_TAB_SIZE)
+
+
+def warp_maps(h: np.ndarray, width: int, height: int, tex_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed-point ``cv2.remap`` maps for warping a texture of ``tex_shape`` by homography ``h`` (texture ->
+    image): the source position of every pixel in IEEE float64 numpy arithmetic (elementwise, in a fixed
+    order: SIMD width does not change a bit), snapped to 1/32 pixel. Rays that miss the texture read the border."""
+    xs = np.arange(width, dtype=np.float64)
+    ys = np.arange(height, dtype=np.float64)
+    adj, det = _adjugate(h)
+    inv = adj / det
+    th, tw = tex_shape[:2]
+    out = -2 * _SUB  # two pixels left of / above the texture: border only
+    w = (inv[2, 0] * xs)[None, :] + (inv[2, 1] * ys + inv[2, 2])[:, None]
+    ok = w > 1e-12
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(ok, _SUB / np.where(ok, w, 1.0), 0.0)
+    maps = []
+    for row, hi in ((0, tw), (1, th)):
+        num = (inv[row, 0] * xs)[None, :] + (inv[row, 1] * ys + inv[row, 2])[:, None]
+        num *= scale
+        np.rint(num, out=num)
+        np.clip(num, out, hi * _SUB, out=num)
+        num[~ok] = out
+        maps.append(num.astype(np.int32))
+    sx, sy = maps
+    xy = np.stack([sx >> 5, sy >> 5], -1).astype(np.int16)
+    frac = ((sy & (_SUB - 1)) * _SUB + (sx & (_SUB - 1))).astype(np.uint16)
+    return xy, frac
+
+
+def warp_pitch(tex: np.ndarray, h: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``cv2.warpPerspective(tex, h, (width, height), INTER_LINEAR, BORDER_CONSTANT, STAND_RGB)``, made
+    bit-reproducible: OpenCV's warp computes positions in IPP / SIMD kernels picked by the CPU (other bytes
+    on other machines); here the positions come from :func:`warp_maps` and ``cv2.remap`` with fixed-point
+    maps does integer-only bilinear blending (the same with IPP, SIMD or neither)."""
+    xy, frac = warp_maps(h, width, height, tex.shape)
+    return cv2.remap(tex, xy, frac, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=STAND_RGB)
+
+
 def render(cam: Camera, look: Look, actors: list[Actor], ball: np.ndarray | None, frame_index: int, fps: float,
            boxes: dict[int, tuple[float, float, float, float]] | None = None) -> np.ndarray:  # fmt: skip
     """One RGB frame (H, W, 3) uint8. If ``boxes`` is given it receives {ident: (x1, y1, x2, y2)} in pixels
     for every player drawn (the tight box of the projected body, clipped to the image)."""
-    H = cam.ground_homography() @ _TEX_TO_WORLD
-    frame = cv2.warpPerspective(
-        pitch_texture(look), H, (cam.width, cam.height), flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT, borderValue=STAND_RGB,
-    )  # fmt: skip
+    frame = warp_pitch(pitch_texture(look), matmul_exact(cam.ground_homography(), _TEX_TO_WORLD), cam.width, cam.height)
     # rays above the horizon never meet the ground (w <= 0 after inverting the homography): stands
-    w_row = np.linalg.inv(cam.ground_homography())[2]
+    adj, det = _adjugate(cam.ground_homography())
+    w_row = adj[2] / det
     corners = [w_row[0] * u + w_row[1] * v + w_row[2] for u in (0, cam.width) for v in (0, cam.height)]
     if min(corners) <= 0:
         us = np.arange(cam.width, dtype=np.float32)
@@ -184,7 +236,7 @@ def render(cam: Camera, look: Look, actors: list[Actor], ball: np.ndarray | None
     margin = 60.0
     for act in actors:
         p = act.pose
-        dc = rc @ (np.array([p.x, p.y, 1.0]) - pos)
+        dc = matmul_exact(rc, (np.array([p.x, p.y, 1.0]) - pos)[:, None])[:, 0]
         if dc[2] < 1.0:
             continue
         u = cam.focal * dc[0] / dc[2] + cam.width / 2
@@ -197,7 +249,7 @@ def render(cam: Camera, look: Look, actors: list[Actor], ball: np.ndarray | None
         items.append((float(dc[2]), "player", act))
     if ball is not None:
         _shadow(frame, cam, float(ball[0]) + 0.05, float(ball[1]) + 0.03, 0.12, grass_dark)
-        d = float((rc @ (np.asarray(ball) - pos))[2])
+        d = float(matmul_exact(rc, (np.asarray(ball, float) - pos)[:, None])[2, 0])
         if d > 0.5:
             items.append((d, "ball", ball))
     items.sort(key=lambda it: -it[0])
@@ -257,11 +309,19 @@ def _noise_bank(look: Look, shape: tuple[int, ...]) -> list[np.ndarray]:
     return look._noise
 
 
+def light_lut(look: Look, frame_index: int, fps: float) -> np.ndarray:
+    """The brightness drift of one frame as a uint8 lookup table. The gain comes from libm's ``sin`` and is
+    snapped to a 2**-16 grid, then applied in float64 numpy (IEEE-exact multiply, round-half-even), so a
+    last-bit difference between CPUs' ``sin`` (or SIMD paths of ``cv2.convertScaleAbs``) cannot change a pixel."""
+    phase = 2 * math.pi * frame_index / (fps * look.light_period_s) + look.light_phase
+    gain = round((1.0 + look.light_drift * math.sin(phase)) * 65536) / 65536
+    return np.clip(np.rint(np.arange(256, dtype=np.float64) * gain), 0, 255).astype(np.uint8)
+
+
 def _degrade(frame: np.ndarray, look: Look, frame_index: int, fps: float) -> np.ndarray:
     if look.blur_sigma > 0:
         frame = cv2.GaussianBlur(frame, (3, 3), look.blur_sigma)
-    gain = 1.0 + look.light_drift * math.sin(2 * math.pi * frame_index / (fps * look.light_period_s) + look.light_phase)
-    frame = cv2.convertScaleAbs(frame, alpha=gain, beta=0)
+    frame = light_lut(look, frame_index, fps)[frame]
     if look.noise_std > 0:
         bank = _noise_bank(look, frame.shape)
         i = (frame_index * 2) % len(bank)

@@ -1,4 +1,9 @@
-"""H.264 MP4 writing through PyAV, written to a temporary file and renamed when complete."""
+"""H.264 MP4 writing through PyAV, written to a temporary file and renamed when complete.
+
+The encoder runs single-threaded with x264's deterministic, CPU-independent settings
+(:data:`X264_PARAMS`), so the same frames give the same bytes on any x86_64 machine with the same
+libx264 build (checked with x264's assembly switched off in tests/world/test_reproducibility.py).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,9 @@ from pathlib import Path
 
 import av
 import numpy as np
+
+# one frame thread, no sliced / lookahead threads, the same algorithms whatever CPU x264 finds
+X264_PARAMS = "threads=1:lookahead-threads=1:sliced-threads=0:deterministic=1:cpu-independent=1"
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,8 @@ class Mp4Writer:
         stream.width, stream.height, stream.pix_fmt = self.width, self.height, "yuv420p"
         stream.codec_context.gop_size = s.gop
         stream.codec_context.thread_count = 1
-        stream.options = {"crf": str(s.crf), "preset": s.preset, "keyint_min": str(s.gop), "sc_threshold": "0", "bf": "0"}
+        stream.options = {"crf": str(s.crf), "preset": s.preset, "keyint_min": str(s.gop), "sc_threshold": "0", "bf": "0",
+                          "x264-params": X264_PARAMS}  # fmt: skip
         self._stream = stream
         return self
 

@@ -1,3 +1,7 @@
+import os
+import pickle
+
+import numpy as np
 import pytest
 from spec_readers import read_ava_csv, read_ava_proposals, read_pbtxt_labelmap
 
@@ -83,6 +87,64 @@ def test_proposals_reader(tmp_path, write_ava):
     assert list(props) == ["-5KQ66BBWC4,0902"] and props["-5KQ66BBWC4,0902"].shape == (1, 5)
 
 
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_proposals_pickle_protocols(tmp_path, protocol):
+    arrays = {"v,0902": np.array([[0.1, 0.1, 0.2, 0.2, 0.9]], np.float32), "v,0903": np.zeros((0, 5)),
+              "v,0904": [[0.1, 0.2, 0.3, 0.4]]}  # fmt: skip
+    path = tmp_path / "p.pkl"
+    path.write_bytes(pickle.dumps(arrays, protocol=protocol))
+    props = read_proposals(path)
+    assert props["v,0902"].shape == (1, 5) and props["v,0903"].shape == (0, 5) and props["v,0904"][0, 4] == 1.0
+
+
+class _Payload:
+    """Unpickling this creates ``marker`` (a stand-in for arbitrary code)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+class _Evil(dict):
+    pass
+
+
+@pytest.mark.parametrize(
+    "payload, refused",
+    [
+        (lambda m: _Payload(m), r"refused to load (builtins|io|_io)\.open"),
+        (lambda m: {"v,0902": _Payload(m)}, r"refused to load (builtins|io|_io)\.open"),
+        (lambda m: (os.system, (f"touch {m}",)), r"refused to load (posix|os|nt)\.system"),
+        (lambda m: _Evil(), r"refused to load .*_Evil"),
+    ],
+)
+def test_malicious_proposals_pickle_runs_no_code(tmp_path, write_ava, payload, refused):
+    marker = tmp_path / "pwned"
+    root = write_ava(tmp_path / "ava", ROWS[:1])
+    path = root / "annotations" / "ava_dense_proposals_train.FAIR.recall_93.9.pkl"
+    obj = payload(marker)
+    if isinstance(obj, tuple):  # a raw (callable, args) reduce
+        data = pickle.dumps(_Reduce(*obj))
+    else:
+        data = pickle.dumps(obj)
+    path.write_bytes(data)
+    with pytest.raises(AdapterError, match=rf"{path.name}: cannot read the proposals pickle: {refused}"):
+        read_proposals(path)
+    with pytest.raises(AdapterError, match=refused):
+        load_ava(root)
+    assert not marker.exists()
+
+
+class _Reduce:
+    def __init__(self, fn, args):
+        self.fn, self.args = fn, args
+
+    def __reduce__(self):
+        return (self.fn, self.args)
+
+
 # ---- errors name the CSV row
 def _error(root, **kw) -> str:
     with pytest.raises(AdapterError) as e:
@@ -159,3 +221,22 @@ def test_synthetic_world(tiny_world):
             assert s.center_s == s.meta["timestamp"] and len(s.meta["boxes"]) == len(s.meta["labels"]) == len(
                 s.meta["person_ids"]
             )
+
+
+# ---- paths stay inside the dataset root
+@pytest.mark.parametrize("vid", ["../outside", "../../../../tmp/outside", "/tmp/outside"])
+def test_video_id_outside_the_root(tmp_path, write_ava, vid):
+    root = write_ava(tmp_path / "ava", [*ROWS[:1], (vid, 902, 0.1, 0.1, 0.2, 0.2, 3, 0)], videos={ROWS[0][0]: ".mp4"})
+    (tmp_path / "outside.mp4").write_bytes(b"")
+    with pytest.raises(
+        AdapterError, match=rf"ava_train_v2\.2\.csv, row 2: video_id '{vid}': video .*(outside the dataset root|is absolute)"
+    ):
+        load_ava(root)
+
+
+def test_video_symlink_out_of_the_root(tmp_path, write_ava):
+    (tmp_path / "outside.mp4").write_bytes(b"")
+    root = write_ava(tmp_path / "ava", ROWS[:1], videos={})
+    (root / "videos" / f"{ROWS[0][0]}.mp4").symlink_to(tmp_path / "outside.mp4")
+    with pytest.raises(AdapterError, match="row 1: video_id .* leads through a symlink to .*outside.mp4"):
+        load_ava(root)

@@ -1,4 +1,5 @@
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -106,3 +107,18 @@ def test_synthetic_world(tiny_world):
     assert all(s.group == s.meta["video_id"] and isinstance(s.meta["frame"], int) for s in idx.samples)
     assert all(s.meta["event"] == "header" for s in idx.samples if s.label == 1)
     assert set(idx.groups()) == {"match_000", "match_001"}
+
+
+# ---- paths stay inside the dataset root
+@pytest.mark.parametrize(
+    "rel, message",
+    [("../../../../etc/passwd", "leads to .*outside the dataset root"), ("/etc/passwd", "is absolute"),
+     ("clips/../../outside.npy", "leads to .*outside the dataset root"), ("clips/link.npy", "leads through a symlink")],
+)  # fmt: skip
+def test_paths_outside_the_root(tmp_path, write_header_dataset, rel, message):
+    np.save(tmp_path / "outside.npy", np.zeros((4, 8, 8, 3), np.uint8))
+    csv_path = write_header_dataset(tmp_path / "hc", ROWS)
+    (tmp_path / "hc" / "clips" / "link.npy").symlink_to(tmp_path / "outside.npy")
+    write_header_dataset(tmp_path / "hc", [ROWS[0], dict(ROWS[1], path=rel)], make_clips=False)
+    with pytest.raises(AdapterError, match=rf"dataset\.csv, row 3: clip '{re.escape(rel)}' {message}"):
+        load_header_csv(csv_path)

@@ -124,3 +124,53 @@ def test_errors_name_the_file(matches, tmp_path):
         load_matches(tmp_path, crop_on="none")
     with pytest.raises(AdapterError, match="crop_on"):
         load_matches(matches, crop_on="head")
+
+
+# ---- bad data: events past the video, bad tracking rows
+def _one_match(matches, tmp_path):
+    root = tmp_path / "matches"
+    shutil.copytree(matches / "match_000", root / "match_000")
+    return root, root / "match_000"
+
+
+def test_header_past_the_end_of_the_video_fails_or_is_dropped(matches, tmp_path):
+    from replaylab.data.rowchecks import BadRows
+    from replaylab.data.video import probe
+
+    root, folder = _one_match(matches, tmp_path)
+    n_video = probe(folder / "video.mp4").n_frames
+    ball = BallTrack(folder / "tracking.csv")
+    last = [r for r in csv.DictReader(open(folder / "tracking.csv")) if r["team"] == "ball"][-1]
+    with open(folder / "tracking.csv", "a", newline="") as fh:  # tracking that runs on past the video
+        w = csv.DictWriter(fh, fieldnames=list(last))
+        for f in range(ball.n_frames, n_video + 40):
+            w.writerow({**last, "frame": f, "time": f"{f / ball.fps:.6f}"})
+    header = (folder / "events.csv").read_text().splitlines()[0].split(",")
+    with open(folder / "events.csv", "a", newline="") as fh:
+        csv.writer(fh).writerow([n_video + 20 if c == "frame" else "header" if c == "type" else "" for c in header])
+    row = len((folder / "events.csv").read_text().splitlines())
+    with pytest.raises(
+        AdapterError, match=rf"events\.csv, row {row}: event at frame {n_video + 20} is outside .*video\.mp4: {n_video} frames"
+    ):
+        load_matches(root, seed=0)
+    tally = BadRows()
+    idx = load_matches(root, seed=0, on_bad_rows="drop", tally=tally)
+    assert tally.counts == {"event_outside_span": 1}
+    assert all(s.meta["frame"] < n_video for s in idx.samples) and idx.samples
+    # random open play is drawn from the video too, not from the tracking that runs on past it
+    many = load_matches(root, seed=0, neg_ratio=100.0, lookalike_share=0.0, min_gap_s=0.0, on_bad_rows="drop")
+    randoms = [s.meta["frame"] for s in many.samples if s.meta["event"] == "random"]
+    assert len(randoms) >= 100 and max(randoms) < n_video  # 100 of ~290 frames: past-the-end ones would show
+
+
+def test_nan_tracking_is_blamed_on_tracking_csv(matches, tmp_path):
+    root, folder = _one_match(matches, tmp_path)
+    lines = (folder / "tracking.csv").read_text().splitlines()
+    cols = lines[0].split(",")
+    i = next(n for n, line in enumerate(lines) if line.split(",")[cols.index("team")] == "ball" and n > 100)
+    cells = lines[i].split(",")
+    cells[cols.index("y")] = "NaN"
+    lines[i] = ",".join(cells)
+    (folder / "tracking.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(AdapterError, match=rf"match_000/tracking\.csv, row {i + 1}: non-finite tracking value y=nan"):
+        load_matches(root, seed=0)

@@ -258,3 +258,24 @@ def test_synthetic_world_splits(tiny_world):
             assert official_labels(action["Action class"], action["Offence"], action["Severity"]) is None
         groups[split] = set(idx.groups())
     assert not groups["train"] & groups["valid"] and not groups["train"] & groups["test"]
+
+
+# ---- paths stay inside the dataset root (ids are digits and clip names are clip_<v>: only symlinks can lead out)
+def test_symlinked_clip_out_of_the_root(tmp_path, mvfoul_action, write_mvfoul):
+    (tmp_path / "outside.mp4").write_bytes(b"")
+    root = write_mvfoul(tmp_path / "Train", {0: mvfoul_action(0), 1: mvfoul_action(1)}, "train")
+    (root / "action_1" / "clip_1.mp4").unlink()
+    (root / "action_1" / "clip_1.mp4").symlink_to(tmp_path / "outside.mp4")
+    with pytest.raises(AdapterError, match=r"annotations\.json, action 1: clip 'action_1/clip_1\.mp4' leads through a symlink"):
+        load_mvfoul(root)
+
+
+def test_symlinked_action_folder_out_of_the_root(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "clip_0.mp4").write_bytes(b"")
+    root = tmp_path / "Chall"
+    root.mkdir()
+    (root / "action_0").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(AdapterError, match=r"action_0: clip 'action_0/clip_0\.mp4' leads .*outside the dataset root"):
+        load_mvfoul(root)

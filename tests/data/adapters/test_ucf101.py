@@ -156,3 +156,30 @@ def test_hmdb51_split_id_and_errors(tmp_path, write_hmdb):
 )
 def test_hmdb_source(name, cls, source):
     assert hmdb_source(name, cls) == source
+
+
+# ---- paths stay inside the dataset root
+@pytest.mark.parametrize("entry", ["../ApplyEyeMakeup/v_x.avi", "ApplyEyeMakeup/../../outside.avi", "/etc/passwd"])
+def test_ucf101_entries_outside_the_root(tmp_path, write_ucf, entry):
+    root = write_ucf(tmp_path / "ucf", ["ApplyEyeMakeup"], ["ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi"], [])
+    (root / "ucfTrainTestlist" / "testlist01.txt").write_text(entry + "\n")
+    with pytest.raises(AdapterError, match=r"testlist01\.txt, line 1: video .*(outside the dataset root|is absolute)"):
+        load_ucf101(root)
+
+
+def test_ucf101_symlink_out_of_the_root(tmp_path, write_ucf):
+    (tmp_path / "outside.avi").write_bytes(b"")
+    root = write_ucf(tmp_path / "ucf", ["ApplyEyeMakeup"], ["ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi"],
+                     ["ApplyEyeMakeup/v_ApplyEyeMakeup_g02_c01.avi"], missing=("ApplyEyeMakeup/v_ApplyEyeMakeup_g02_c01.avi",))  # fmt: skip
+    (root / "ApplyEyeMakeup" / "v_ApplyEyeMakeup_g02_c01.avi").symlink_to(tmp_path / "outside.avi")
+    with pytest.raises(AdapterError, match=r"testlist01\.txt, line 1: video .* leads through a symlink to .*outside\.avi"):
+        load_ucf101(root)
+
+
+@pytest.mark.parametrize("name", ["../../outside.avi", "../brush_hair/../../outside.avi"])
+def test_hmdb51_entries_outside_the_root(tmp_path, write_hmdb, name):
+    root = write_hmdb(tmp_path / "hmdb", {"brush_hair": [("April_09_brush_hair_u_nm_np1_ba_goo_0.avi", 1)]})
+    with open(root / "testTrainMulti_7030_splits" / "brush_hair_test_split1.txt", "a") as fh:
+        fh.write(f"{name} 2 \n")
+    with pytest.raises(AdapterError, match=r"brush_hair_test_split1\.txt, line 2: video .* outside the dataset root"):
+        load_hmdb51(root)

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..paths import inside_root
 from ..samples import AdapterError, Sample, SampleIndex
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi")
@@ -92,15 +93,44 @@ def _timestamp(value: str, path: Path, n: int) -> int:
     return int(f)
 
 
+# What a proposals pickle may reference: plain containers and scalars, and numpy's array / dtype / scalar
+# reconstruction (numpy 1 and 2 module names, pickle protocols 0-5; ``_codecs.encode`` rebuilds bytes in protocol-2 pickles).
+# Nothing else is ever imported or called while reading, so a crafted file cannot run code.
+SAFE_PICKLE_GLOBALS = frozenset(
+    {
+        ("builtins", n)
+        for n in ("dict", "list", "tuple", "set", "frozenset", "str", "bytes", "bytearray", "int", "float", "complex", "bool")
+    }  # fmt: skip
+    | {
+        ("__builtin__", n)
+        for n in ("dict", "list", "tuple", "set", "frozenset", "str", "unicode", "bytes", "int", "long", "float", "bool")
+    }  # fmt: skip
+    | {(m, n) for m in ("numpy.core.multiarray", "numpy._core.multiarray") for n in ("_reconstruct", "scalar")}
+    | {(m, "_frombuffer") for m in ("numpy.core.numeric", "numpy._core.numeric")}
+    | {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+)
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in SAFE_PICKLE_GLOBALS:
+            raise pickle.UnpicklingError(f"refused to load {module}.{name} (only plain containers and numpy arrays are allowed)")
+        return super().find_class(module, name)
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise pickle.UnpicklingError(f"refused persistent id {pid!r}")
+
+
 def read_proposals(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The person-box proposals pickle: ``{"video_id,%04d": float array (n, 5) x1,y1,x2,y2,score}`` (a 4-column
-    array means no scores; they read as 1.0)."""
+    array means no scores; they read as 1.0). Read with a restricted unpickler (:data:`SAFE_PICKLE_GLOBALS`):
+    a file referencing any other class or function is refused, naming it, before anything is called."""
     path = Path(path)
     if not path.is_file():
         raise AdapterError(f"{path}: proposals file not found")
     try:
         with open(path, "rb") as fh:
-            raw = pickle.load(fh, encoding="latin1")
+            raw = _RestrictedUnpickler(fh, encoding="latin1").load()
     except Exception as e:
         raise AdapterError(f"{path}: cannot read the proposals pickle: {e}") from e
     if not isinstance(raw, dict):
@@ -121,9 +151,9 @@ def read_proposals(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return out
 
 
-def _find_video(video_dir: Path, video_id: str) -> Path:
+def _find_video(video_dir: Path, video_id: str, where: str) -> Path:
     for ext in VIDEO_EXTENSIONS:
-        p = video_dir / f"{video_id}{ext}"
+        p = inside_root(video_dir, f"{video_id}{ext}", where=f"{where}: video_id {video_id!r}", what="video")
         if p.is_file():
             return p
     raise AdapterError(f"AVA video {video_id!r}: no {video_id}{{{','.join(VIDEO_EXTENSIONS)}}} in {video_dir}")
@@ -202,6 +232,7 @@ def load_ava(
 
     # keyframe -> {(person_id, box): sorted action ids}
     frames: dict[tuple[str, int], dict[tuple[int, tuple[float, ...]], set[int]]] = {}
+    first_row: dict[str, str] = {}  # video id -> where it is first named
     with open(csv_path, newline="", encoding="utf-8-sig") as fh:
         for n, row in enumerate(csv.reader(fh), start=1):
             if not row or all(not c.strip() for c in row):
@@ -227,6 +258,7 @@ def load_ava(
             if (vid, ts) in excluded_keys:
                 continue
             frames.setdefault((vid, ts), {}).setdefault((person, box), set()).add(action)
+            first_row.setdefault(vid, f"{csv_path}, row {n}")
 
     keys = set(frames)
     if include_unannotated:
@@ -242,7 +274,7 @@ def load_ava(
     samples = []
     for vid, ts in sorted(keys):
         if vid not in videos:
-            found = _find_video(vdir, vid)
+            found = _find_video(vdir, vid, first_row.get(vid) or f"{p_path}, key {_key(vid, ts)!r}")
             videos[vid] = found.relative_to(root).as_posix() if found.is_relative_to(root) else str(found)
         center = ts - timestamp_offset
         if center < 0:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..paths import inside_root
 from ..samples import AdapterError, Sample, SampleIndex
 
 HEADER_CLASSES = ["no_header", "header"]
@@ -50,7 +51,8 @@ def _label(value: str, where: str) -> int:
 def load_header_csv(
     csv_path: str | os.PathLike, *, root_dir: str | os.PathLike | None = None, check_clips: bool = False
 ) -> SampleIndex:
-    """Index the header tool's CSV. Paths are relative to ``root_dir`` (default: the CSV's folder).
+    """Index the header tool's CSV. Paths are relative to ``root_dir`` (default: the CSV's folder) and must
+    stay inside it (no absolute paths, no ``..`` or symlinks leading out; see :func:`~replaylab.data.paths.inside_root`).
 
     - ``label``: 0 / 1 into ``["no_header", "header"]``; anything else is an error naming the row
     - ``group``: the ``video_id`` column when present and non-empty; otherwise the clip's parent folder
@@ -80,7 +82,7 @@ def load_header_csv(
             if not rel:
                 raise AdapterError(f"{where}: empty path")
             label = _label((row["label"] or "").strip(), where)
-            clip = Path(rel) if Path(rel).is_absolute() else root / rel
+            clip = inside_root(root, rel, where=where, what="clip")
             if not clip.is_file():
                 raise AdapterError(f"{where}: clip {clip} does not exist")
             if check_clips:

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..paths import inside_root
+from ..rowchecks import BadRows, OnBadRows, check_events
 from ..samples import AdapterError, Sample, SampleIndex
 
 HEADER_CLASSES = ["no_header", "header"]
@@ -51,16 +53,19 @@ def _float(v: str, path: Path, row: int, col: str) -> float:
 class BallTrack:
     """Ball position per frame from a tracking table, with gaps (dropouts, missing height) interpolated."""
 
-    def __init__(self, path: Path):
-        rows = _read_csv(path, ("frame", "time", "track_id", "team", "x", "y", "z"))
-        frames, times, xyz = [], [], []
-        for n, r in enumerate(rows, start=2):
-            if r["team"] != "ball":
-                continue
-            frames.append(int(_float(r["frame"], path, n, "frame")))
-            times.append(_float(r["time"], path, n, "time"))
-            z = r["z"].strip()
-            xyz.append((_float(r["x"], path, n, "x"), _float(r["y"], path, n, "y"), float(z) if z else math.nan))
+    def __init__(self, path: Path, *, on_bad_rows: OnBadRows = "fail", tally: BadRows | None = None):
+        from ...features.tracking import TrackingTable
+
+        path = Path(path)
+        if not path.is_file():
+            raise AdapterError(f"{path}: file not found")
+        table = TrackingTable.read(path, on_bad_rows=on_bad_rows, tally=tally)
+        if table.frame is None:
+            raise AdapterError(f"{path}: missing columns ['frame']")
+        ball = table.team == 0
+        frames = table.frame[ball].astype(np.int64)
+        times = table.time[ball]
+        xyz = np.stack([table.x[ball], table.y[ball], table.z[ball]], 1)
         if len(frames) < 2:
             raise AdapterError(f"{path}: fewer than two ball rows (team 'ball')")
         order = np.argsort(frames)
@@ -145,6 +150,8 @@ def load_matches(
     track_smooth_s: float = 0.1,
     seed: int = 0,
     matches: Sequence[str] | None = None,
+    on_bad_rows: OnBadRows = "fail",
+    tally: BadRows | None = None,
 ) -> SampleIndex:
     """Header samples from every match folder under ``root`` (or the named ``matches``).
 
@@ -153,6 +160,9 @@ def load_matches(
     frame within ``track_half_s`` of the centre, its 3D track smoothed with a Gaussian of ``track_smooth_s``
     seconds; needs camera.csv), ``player`` (the event's player box; random play uses the ball) or ``none``.
     Sampling of negatives is deterministic for ``seed`` and the match id.
+    ``on_bad_rows``: bad tracking rows and events outside the video or the ball tracking
+    (:mod:`replaylab.data.rowchecks`) are an error naming the file and row (``fail``) or left out and counted
+    in ``tally`` (``drop``); such an event never becomes a sample.
     """
     root = Path(root)
     if crop_on not in CROP_MODES:
@@ -165,27 +175,48 @@ def load_matches(
     samples: list[Sample] = []
     for mid in ids:
         samples.extend(_match_samples(root, mid, neg_ratio, lookalike_share, set(lookalike_types), min_gap_s, margin_s, crop_on,
-                                      (track_half_s, track_smooth_s), seed))  # fmt: skip
+                                      (track_half_s, track_smooth_s), seed, on_bad_rows, tally))  # fmt: skip
     return SampleIndex(samples, list(HEADER_CLASSES), root, name=f"matches:{root}")
 
 
 def _match_samples(
-    root, mid, neg_ratio, lookalike_share, lookalike_types, min_gap_s, margin_s, crop_on, track, seed
+    root,
+    mid,
+    neg_ratio,
+    lookalike_share,
+    lookalike_types,
+    min_gap_s,
+    margin_s,
+    crop_on,
+    track,
+    seed,
+    on_bad_rows="fail",
+    tally=None,
 ) -> list[Sample]:
     folder = root / mid
+    for name in ("video.mp4", "events.csv", "tracking.csv", "camera.csv"):  # symlinks must not lead out
+        if (folder / name).exists() or (folder / name).is_symlink():
+            inside_root(root, f"{mid}/{name}", where=f"{root}, match {mid}", what="file")
     video = folder / "video.mp4"
     if not video.is_file():
         raise AdapterError(f"{video}: match video not found")
     events_path = folder / "events.csv"
-    ball = BallTrack(folder / "tracking.csv")
+    ball = BallTrack(folder / "tracking.csv", on_bad_rows=on_bad_rows, tally=tally)
     fps = ball.fps
-    events = []
+    events, rows = [], []
     for n, r in enumerate(_read_csv(events_path, ("frame", "type")), start=2):
-        f = int(_float(r["frame"], events_path, n, "frame"))
+        f = _float(r["frame"], events_path, n, "frame")
+        if not math.isfinite(f) or f != int(f):
+            raise AdapterError(f"{events_path}, row {n}: frame {r['frame']!r} is not a frame index")
         tid = r.get("track_id", "").strip()
-        events.append((f, r["type"].strip(), r.get("subtype", "").strip(), int(tid) if tid else -1))
+        events.append((int(f), r["type"].strip(), r.get("subtype", "").strip(), int(tid) if tid else -1))
+        rows.append(n)
+    first, last, span = _span(ball, video)
+    keep = check_events(events_path, np.array([e[0] for e in events], np.int64), first=first, last=last, span=span,
+                        on_bad_rows=on_bad_rows, tally=tally, rows=np.array(rows))  # fmt: skip
+    events = [e for e, k in zip(events, keep) if k]
     margin = int(math.ceil(margin_s * fps))
-    lo, hi = margin, ball.n_frames - 1 - margin
+    lo, hi = margin, last - margin  # random play too stays inside the video and the ball tracking
     inside = [e for e in events if lo <= e[0] <= hi]
     pos = [e for e in inside if e[1] == "header"]
     rng = np.random.default_rng([seed, *mid.encode()])
@@ -218,6 +249,23 @@ def _match_samples(
             )
         )  # fmt: skip
     return out
+
+
+def _span(ball: BallTrack, video: Path) -> tuple[int, int, str]:
+    """(first, last frame, description) that events must lie in: the ball tracking's frames, cut to the
+    video's length (read from its packets; a video that cannot be probed is left to the cache's
+    ``on_bad_video``)."""
+    from ..video import VideoReadError, probe
+
+    first, last = int(ball.frames[0]), int(ball.frames[-1])
+    span = f"the ball tracking (frames {first}-{last})"
+    try:
+        n_video = int(probe(video).n_frames)
+    except (VideoReadError, OSError, ValueError):
+        return first, last, span
+    if n_video - 1 < last:
+        last = n_video - 1
+    return first, last, f"{span} and the video ({video.name}: {n_video} frames)"
 
 
 def event_kind(kind: str, subtype: str) -> str:

@@ -24,6 +24,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..paths import inside_root
 from ..samples import AdapterError, Sample, SampleIndex
 
 ACTION_CLASSES = ["Tackling", "Standing tackling", "High leg", "Holding", "Pushing", "Elbowing", "Challenge", "Dive"]
@@ -167,6 +168,7 @@ def _clip_sources(root: Path, key: str, action: dict, path: Path) -> list[str]:
                 stem = f"clip_{v}"
             names.append(f"{folder}/{stem}.mp4")
         for name in names:
+            inside_root(root, name, where=f"{path}, action {key}", what="clip")
             if not (root / name).is_file():
                 raise AdapterError(f"{path}, action {key}: clip {root / name} listed in 'Clips' does not exist")
     else:  # no clip list: take the clip files that are there, in view order
@@ -176,6 +178,8 @@ def _clip_sources(root: Path, key: str, action: dict, path: Path) -> list[str]:
         names = [f"{folder}/{name}" for _, name in found]
         if not names:
             raise AdapterError(f"{path}, action {key}: no 'Clips' list and no clip_<v>.mp4 files in {root / folder}")
+        for name in names:
+            inside_root(root, name, where=f"{path}, action {key}", what="clip")
     return names
 
 
@@ -191,6 +195,8 @@ def _challenge_index(root: Path, center_s: float, max_views: int | None, split: 
         if not views:
             raise AdapterError(f"{folder}: action {n} has no clip_<v>.mp4 files")
         sources = tuple(f"action_{n}/{name}" for _, name in views)[:max_views]
+        for s in sources:
+            inside_root(root, s, where=f"{folder}", what="clip")
         meta = {"action_id": str(n), "n_views": len(sources), "split": split}
         samples.append(Sample(f"action_{n}", sources, f"{split}/action_{n}", -1, center_s, None, meta))
     return SampleIndex(samples, list(ACTION_CLASSES), root, f"mvfoul:{root}")

@@ -23,6 +23,7 @@ import os
 import re
 from pathlib import Path
 
+from ..paths import inside_root
 from ..samples import AdapterError, Sample, SampleIndex
 
 _LABELLED = re.compile(r"(.*\S)\s+(\d+)")  # "<path> <int>"; the path may contain spaces
@@ -94,6 +95,7 @@ def load_ucf101(root: str | os.PathLike, *, split_id: int = 1, lists_dir: str | 
             where = f"{path}, line {n}"
             m = _LABELLED.fullmatch(line)
             rel, given = (m.group(1), int(m.group(2))) if m else (line, None)
+            inside_root(root, rel.replace("\\", "/"), where=where, what="video")
             rel = rel.replace("\\", "/").strip("/")
             cls = rel.split("/", 1)[0] if "/" in rel else ""
             if cls not in index_of:
@@ -168,6 +170,7 @@ def load_hmdb51(
             if code == 0 and not include_unused:
                 continue
             rel = f"{cls}/{video}"
+            inside_root(root, rel, where=f"{path}, line {n}", what="video")
             if not (root / rel).is_file():
                 raise AdapterError(f"{path}, line {n}: listed video {root / rel} does not exist")
             if rel in seen:

@@ -232,5 +232,6 @@ def evaluate_header(task: str, params) -> dict:
         raise AdapterError(
             f"evaluate@header needs match folders with events.csv: cache_clips.header.source.format is {source.format!r}"
         )
-    videos = load_videos(params.export_probs.out, root=source.root, splits_dir=f"{params.split.out_dir}/header", columns=COLUMNS)
+    videos = load_videos(params.export_probs.out, root=source.root, splits_dir=f"{params.split.out_dir}/header", columns=COLUMNS,
+                         on_bad_rows=params.pre_xgb.on_bad_rows)  # fmt: skip
     return evaluate_header_detection(videos, params.evaluate.header, out_dir=Path(params.evaluate.out_dir) / task)
