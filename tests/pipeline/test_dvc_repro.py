@@ -272,7 +272,7 @@ def test_the_readme_sweep_runs_every_experiment(project):
     assert [c[3] for c in sweep] == ["--queue", "--queue", "--run-all"], sweep
     for cmd in sweep:
         res = run(cmd, project)
-    print(res.stdout, res.stderr)
-    print(run(["dvc", "queue", "status"], project).stdout)
-    shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
-    print(json.dumps(shown)[:3000])
+    status = run(["dvc", "queue", "status"], project).stdout
+    assert "Failed" not in status and status.count("Success") == 2, f"{status}\n{res.stdout}\n{res.stderr}"
+    shown = run(["dvc", "exp", "show", "--csv"], project).stdout
+    assert "0.0003" in shown and "0.001" in shown, shown
