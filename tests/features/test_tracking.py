@@ -279,3 +279,42 @@ def test_clean_table_passes_and_video_fps_is_used(tmp_path):
     assert len(TrackingTable.read(path)) == 40
     with pytest.raises(AdapterError, match=r"row 4: time 0.04 s disagrees with frame 1 / 50 fps"):
         TrackingTable.read(path, fps=50.0)
+
+
+def _moved(rows, track_id, time_s, dx):
+    out = [dict(r) for r in rows]
+    hit = [r for r in out if r["track_id"] == track_id and abs(float(r["time"]) - time_s) < 1e-6]
+    assert len(hit) == 1
+    hit[0]["x"] = float(hit[0]["x"]) + dx
+    return out
+
+
+def test_a_ball_glitch_above_the_speed_limit_is_a_dropout_not_a_kick():
+    rows = tracking_rows(single_episode("header"))
+    clean = compute_features(TrackingTable.from_rows(rows), fps=25, n_frames=101)
+    glitched = compute_features(TrackingTable.from_rows(_moved(rows, 0, 0.8, 6.0)), fps=25, n_frames=101)  # 150 m/s
+    assert (
+        glitched[19:21, F["ball_dropout"]].all()
+        and not glitched[22, F["ball_dropout"]]
+        and not clean[15:25, F["ball_dropout"]].any()
+    )
+    # unfiltered, the glitch would read as a kick; filtered, the kinematics stay close to the clean feed
+    loose = compute_features(TrackingTable.from_rows(_moved(rows, 0, 0.8, 6.0)), fps=25, n_frames=101,
+                             config=FeatureConfig(max_ball_speed=1000.0))  # fmt: skip
+    for name in ("ball_speed", "ball_dv", "ball_accel"):
+        err = np.abs(glitched[17:24, F[name]] - clean[17:24, F[name]]).max()
+        err_loose = np.abs(loose[17:24, F[name]] - clean[17:24, F[name]]).max()
+        assert err < 0.3 * err_loose, name
+    np.testing.assert_allclose(glitched[45:, :], clean[45:, :], atol=1e-3)  # beyond every window nothing changes
+    assert not loose[19:22, F["ball_dropout"]].any()
+
+
+def test_a_player_jump_above_the_speed_limit_is_bridged_like_a_dropout():
+    scene = single_episode("header")
+    rows = tracking_rows(scene)
+    pid = next(r["track_id"] for r in rows if r["team"] != "ball")
+    clean = compute_features(TrackingTable.from_rows(rows), fps=25, n_frames=101)
+    glitched = compute_features(TrackingTable.from_rows(_moved(rows, pid, 1.2, 3.0)), fps=25, n_frames=101)  # 75 m/s
+    assert np.isfinite(glitched).all()
+    assert np.abs(glitched[:, F["nearest_dist"]] - clean[:, F["nearest_dist"]]).max() < 0.2
+    assert glitched[29:32, F["nearest_interpolated"]].sum() >= clean[29:32, F["nearest_interpolated"]].sum()

@@ -83,7 +83,14 @@ provider height sample is put on its nearest video frame and heights are *fitted
 ====  =========================  =======  ==================================================================
 
 Player positions are bridged over dropouts up to ``max_player_gap_s`` (2 s); longer gaps and times before
-a player's first / after his last sample leave him out of the frame. The computation is vectorised numpy:
+a player's first / after his last sample leave him out of the frame.
+
+**Physically impossible samples are dropouts.** Between two consecutive samples of one object the implied
+horizontal speed must stay under ``max_ball_speed`` (45 m/s) for the ball and ``max_player_speed`` (13 m/s)
+for a player (the limits ``import-tracking`` warns about). A sample with an impossible speed both in and out
+(a glitch) is removed before interpolation; every frame between two samples still joined by an impossible
+speed (a glitch, or a jump such as an identity switch) counts as a dropout: for the ball ``ball_dropout`` = 1
+and the frame stays out of the kinematic fits, for a player ``nearest_interpolated`` = 1. The computation is vectorised numpy:
 a 90-minute match (135,000 frames, 23 objects) takes a few seconds.
 """
 
@@ -142,6 +149,8 @@ class FeatureConfig:
     min_speed: float = 0.3
     max_player_gap_s: float = 2.0
     dropout_factor: float = 2.5
+    max_ball_speed: float = 45.0
+    max_player_speed: float = 13.0
     cap_m: float = 50.0
     cap_s: float = 5.0
 
@@ -291,6 +300,25 @@ def _interp(vals: np.ndarray, left: np.ndarray, right: np.ndarray, w: np.ndarray
     return vals[left] * (1.0 - w) + vals[right] * w
 
 
+def _impossible(ts: np.ndarray, xs: np.ndarray, ys: np.ndarray, ft: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
+    """Samples to keep (glitches removed) and the frames lying between samples joined by a speed above ``limit``.
+
+    A glitch is a sample whose speed from the previous and to the next sample both exceed ``limit`` (m/s).
+    """
+    n = ts.shape[0]
+    if n < 2:
+        return np.ones(n, bool), np.zeros(ft.shape[0], bool)
+    seg = np.hypot(np.diff(xs), np.diff(ys)) / np.maximum(np.diff(ts), 1e-9)
+    fast = seg > limit
+    keep = np.ones(n, bool)
+    keep[1:-1] = ~(fast[:-1] & fast[1:])
+    seg_i = np.searchsorted(ts, ft, side="right") - 1  # the segment [ts[i], ts[i+1]) holding each frame
+    inside = (seg_i >= 0) & (seg_i < n - 1)
+    on_fast = np.zeros(ft.shape[0], bool)
+    on_fast[inside] = fast[seg_i[inside]]
+    return keep, on_fast
+
+
 # ------------------------------------------------------------------------------------------ features
 def compute_features(
     tracking: TrackingTable | str | os.PathLike,
@@ -345,13 +373,16 @@ def _ball_features(table: TrackingTable, ft: np.ndarray, dt: float, cfg: Feature
     sel = table.team == 0
     tb, xb, yb, zb = _samples(table.time[sel], table.x[sel], table.y[sel], table.z[sel])
     n = ft.shape[0]
-    left, right, w, interval = _bracket(tb, ft)
     step = float(np.median(np.diff(tb))) if tb.size > 1 else dt
-    inside = np.isfinite(interval)
+    keep, glitch = _impossible(tb, xb, yb, ft, cfg.max_ball_speed)
+    tb, xb, yb, zb = tb[keep], xb[keep], yb[keep], zb[keep]
+    left, right, w, interval = _bracket(tb, ft)
+    feed = np.isfinite(interval)
+    inside = feed & ~glitch
     bx, by = _interp(xb, left, right, w), _interp(yb, left, right, w)
     out: dict[str, np.ndarray] = {}
     out["ball_dropout"] = (~inside | (interval > cfg.dropout_factor * max(step, dt))).astype(np.float64)
-    out["ball_gap_s"] = np.minimum(np.where(inside, interval, cfg.cap_s), cfg.cap_s)
+    out["ball_gap_s"] = np.minimum(np.where(feed, interval, cfg.cap_s), cfg.cap_s)
 
     # horizontal kinematics on the interpolated track (frames outside the feed do not enter the fits)
     k_short, k_side, k_acc = frames_for(cfg.short_s, dt), frames_for(cfg.side_s, dt), frames_for(cfg.accel_s, dt)
@@ -463,12 +494,14 @@ def _player_features(table: TrackingTable, ft: np.ndarray, dt: float, cfg: Featu
             s = slice(bounds[j], bounds[j + 1])
             ts, xs, ys = _samples(t[s], x[s], y[s])
             teams[j] = tm[s][0]
-            left, right, w, interval = _bracket(ts, ft)
             step = float(np.median(np.diff(ts))) if ts.size > 1 else dt
+            keep, glitch = _impossible(ts, xs, ys, ft, cfg.max_player_speed)
+            ts, xs, ys = ts[keep], xs[keep], ys[keep]
+            left, right, w, interval = _bracket(ts, ft)
             ok = interval <= cfg.max_player_gap_s
             px[:, j] = np.where(ok, _interp(xs, left, right, w), np.nan)
             py[:, j] = np.where(ok, _interp(ys, left, right, w), np.nan)
-            bridged[:, j] = ok & (interval > cfg.dropout_factor * max(step, dt))
+            bridged[:, j] = ok & ((interval > cfg.dropout_factor * max(step, dt)) | glitch)
     bx, by, vbx, vby, z = ball["_bx"], ball["_by"], ball["_vx"], ball["_vy"], ball["ball_z"]
     dist = np.hypot(px - bx[:, None], py - by[:, None])
     present = np.isfinite(dist)

@@ -34,6 +34,8 @@ class TrackingFeatureParams(_Section):
     contact_s: float = Field(0.2, gt=0.0, le=5.0)
     context_s: float = Field(1.0, gt=0.0, le=30.0)
     max_player_gap_s: float = Field(2.0, ge=0.0, le=60.0)
+    max_ball_speed: float = Field(45.0, gt=0.0, le=1000.0)
+    max_player_speed: float = Field(13.0, gt=0.0, le=1000.0)
 
 
 class PreDetectorParams(_Section):
