@@ -51,6 +51,16 @@ def _small_run(root: Path) -> None:
         },  # fmt: skip
         eval_foul={"val": foul, "test": foul},
     )
+    # three training seeds: the spread columns (mean and range)
+    runs = {}
+    for seed, f1, lb in ((42, 0.9302, 27.5426), (43, 0.8, 23.0), (44, 0.9, 30.0)):
+        run = {n: json.loads((root / "metrics" / f"{n}.json").read_text()) for n in ("train_header", "pre_xgb", "eval_foul")}
+        run["eval_header"] = {"test": {"full": dict(variant, f1=f1)}, "val": {"full": variant}}
+        run["eval_foul"]["test"] = dict(foul, leaderboard_value=lb)
+        runs[str(seed)] = run
+    (root / "benchmarks" / "results").mkdir(parents=True, exist_ok=True)
+    spread = {"seeds": [42, 43, 44], "varied": ["train.header.seed"], "runs": runs, "machine": "test"}
+    (root / "benchmarks" / "results" / "seed_spread.json").write_text(json.dumps(spread))
 
 
 def _readme(root: Path, *names: str) -> Path:
@@ -67,14 +77,34 @@ def test_results_table_rounds_and_formats(tmp_path):
     r = render_table("results", load_sources(tmp_path))
     assert r.missing == ()
     lines = r.text.splitlines()
-    assert lines[0] == "| task | metric | val | test |"
-    assert "| header clip classifier | AUROC | 0.896 | 0.924 |" in lines  # 3 decimals for 0-1 metrics
-    assert "| header clip classifier | F1 | 0.167 | 0.167 |" in lines
-    assert "| header detection, full pipeline | F1 at ±0.5 s | 0.930 | 0.930 |" in lines
-    assert "| header pre-filter | frames kept | 2.3% | 2.3% |" in lines  # a share shown as a percentage, 1 decimal
-    assert "| header pre-filter | event recall | 0.990 | 0.990 |" in lines
-    assert "| header detection, full pipeline | average-mAP | 0.897 | 0.897 |" in lines
-    assert "| multi-view foul | leaderboard value (%) | 27.5 | 27.5 |" in lines  # percentages: 1 decimal
+    assert lines[0] == "| task | metric | val | test | val, 3 seeds: mean (min–max) | test, 3 seeds: mean (min–max) |"
+    rows = {tuple(cell.strip() for cell in line.strip("|").split("|")[:4]) for line in lines}
+    assert ("header clip classifier", "AUROC", "0.896", "0.924") in rows  # 3 decimals for 0-1 metrics
+    assert ("header clip classifier", "F1", "0.167", "0.167") in rows
+    assert ("header pre-filter", "frames kept", "2.3%", "2.3%") in rows  # a share shown as a percentage, 1 decimal
+    assert ("header pre-filter", "event recall", "0.990", "0.990") in rows
+    assert ("header detection, full pipeline", "average-mAP", "0.897", "0.897") in rows
+    assert "| header detection, full pipeline | F1 at ±0.5 s | 0.930 | 0.930 | 0.930 (0.930–0.930) | 0.877 (0.800–0.930) |" in lines
+    assert "| multi-view foul | leaderboard value (%) | 27.5 | 27.5 | 27.5 (27.5–27.5) | 26.8 (23.0–30.0) |" in lines
+
+
+def test_seed_spread_table_lists_every_seed(tmp_path):
+    _small_run(tmp_path)
+    r = render_table("seed_spread", load_sources(tmp_path))
+    assert r.missing == ()
+    assert r.text.splitlines()[0] == "| task | metric | seed 42 | seed 43 | seed 44 |"
+    assert "| multi-view foul | leaderboard value (%) | 27.5 | 23.0 | 30.0 |" in r.text.splitlines()
+
+
+def test_a_seed_run_without_a_metric_leaves_the_spread_missing(tmp_path):
+    _small_run(tmp_path)
+    path = tmp_path / "benchmarks" / "results" / "seed_spread.json"
+    data = json.loads(path.read_text())
+    del data["runs"]["43"]["eval_foul"]
+    path.write_text(json.dumps(data))
+    r = render_table("results", load_sources(tmp_path))
+    assert "benchmarks/results/seed_spread.json has no runs.43.eval_foul" in r.missing
+    assert "| multi-view foul | leaderboard value (%) | 27.5 | 27.5 | — | — |" in r.text.splitlines()
 
 
 def test_missing_expected_key_renders_dash_and_is_reported(tmp_path):
@@ -83,7 +113,7 @@ def test_missing_expected_key_renders_dash_and_is_reported(tmp_path):
     del data["test"]["auroc"]
     (tmp_path / "metrics" / "train_header.json").write_text(json.dumps(data))
     r = render_table("results", load_sources(tmp_path))
-    assert f"| header clip classifier | AUROC | 0.896 | {MISSING} |" in r.text.splitlines()
+    assert f"| header clip classifier | AUROC | 0.896 | {MISSING} | 0.896 (0.896–0.896) | 0.924 (0.924–0.924) |" in r.text.splitlines()
     assert r.missing == ("metrics/train_header.json has no test.auroc",)
 
 
@@ -153,7 +183,7 @@ def test_write_then_check_agrees_and_check_detects_a_changed_number(tmp_path):
     written = write_docs(tmp_path)
     assert written.problems == [] and len(written.changed) == 3
     text = readme.read_text()
-    assert text.startswith("# Title\n\nSome prose with no numbers.\n\n<!-- table:results -->\n| task | metric | val | test |")
+    assert text.startswith("# Title\n\nSome prose with no numbers.\n\n<!-- table:results -->\n| task | metric | val | test | val, 3")
     assert "old" not in text and "| val | 79 | 18.6 | 36.4 | 27.5 | 22.8 | 38.0 |" in text
     assert page.read_text().endswith("<!-- /table:header_ablation -->\n\nAfter.\n")
     assert check_docs(tmp_path).problems == []
@@ -167,7 +197,7 @@ def test_write_then_check_agrees_and_check_detects_a_changed_number(tmp_path):
         "README.md: table foul_results differs from the metrics files (run `replaylab docs --write`)",
     ]
     write_docs(tmp_path)
-    assert "| multi-view foul | leaderboard value (%) | 27.5 | 31.0 |" in readme.read_text()
+    assert "| multi-view foul | leaderboard value (%) | 27.5 | 31.0 | 27.5 (27.5–27.5) | 26.8 (23.0–30.0) |" in readme.read_text()
 
 
 def test_check_reports_hand_edits_inside_a_block(tmp_path):

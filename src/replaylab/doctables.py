@@ -209,35 +209,83 @@ _VARIANTS = {
 }
 
 
-@_table("results", "the default run's headline results (README)")
-def _results(c: Ctx) -> str:
-    def row(task: str, metric: str, fmt, source: str, *keys: str, splits=("val", "test")) -> list[str]:
-        return [task, metric] + [c.cell(fmt, source, *split_keys(s, keys)) for s in splits]
+SPREAD = "bench/seed_spread"
 
+
+def spread(c: Ctx, fmt: Callable[[Any], str], source: str, *keys: str | int) -> str:
+    """``mean (min-max)`` of a metric over the seeds of ``benchmarks/results/seed_spread.json``."""
+    runs = c.get(SPREAD, "runs")
+    if not isinstance(runs, Mapping) or not runs:
+        return MISSING
+    values = []
+    for seed in runs:
+        v = c.get(SPREAD, "runs", seed, source, *keys)
+        if v is None:
+            return MISSING
+        try:
+            values.append(float(v))
+        except (TypeError, ValueError):
+            c._miss(f"{source_path(SPREAD)}: runs[{seed}].{source}.{_dotted(keys)} = {v!r} is not a number")
+            return MISSING
+    mean = sum(values) / len(values)
+    return f"{fmt(mean)} ({fmt(min(values))}–{fmt(max(values))})"
+
+
+def _n_seeds(c: Ctx) -> str:
+    seeds = c.get(SPREAD, "seeds", expected=False)
+    return str(len(seeds)) if isinstance(seeds, list) else "3"
+
+
+_RESULT_ROWS = (
+    ("header clip classifier", "AUROC", prob, "train_header", ("{split}", "auroc")),
+    ("header clip classifier", "AP", prob, "train_header", ("{split}", "ap")),
+    ("header clip classifier", "F1", prob, "train_header", ("{split}", "f1")),
+    ("header pre-filter", "event recall", prob, "pre_xgb", ("{split}", "event_recall")),
+    ("header pre-filter", "frames kept", frac_pct, "pre_xgb", ("{split}", "frames_kept")),
+    ("header detection, full pipeline", "F1 at ±{tol} s", prob, "eval_header", ("{split}", "full", "f1")),
+    ("header detection, full pipeline", "average-mAP", prob, "eval_header", ("{split}", "full", "soccernet_a_mAP")),
+    ("multi-view foul", "leaderboard value (%)", pct, "eval_foul", ("{split}", "leaderboard_value")),
+    ("multi-view foul", "balanced acc. action (%)", pct, "eval_foul", ("{split}", "balanced_accuracy_action")),
+    (
+        "multi-view foul",
+        "balanced acc. offence-severity (%)",
+        pct,
+        "eval_foul",
+        ("{split}", "balanced_accuracy_offence_severity"),
+    ),
+)
+
+
+@_table("results", "the default run's headline results (README), with the spread over training seeds")
+def _results(c: Ctx) -> str:
     def split_keys(split: str, keys: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(split if k == "{split}" else k for k in keys)
 
     tol = c.cell(text, "eval_header", "tolerance_s")
-    rows = [
-        row("header clip classifier", "AUROC", prob, "train_header", "{split}", "auroc"),
-        row("header clip classifier", "AP", prob, "train_header", "{split}", "ap"),
-        row("header clip classifier", "F1", prob, "train_header", "{split}", "f1"),
-        row("header pre-filter", "event recall", prob, "pre_xgb", "{split}", "event_recall"),
-        row("header pre-filter", "frames kept", frac_pct, "pre_xgb", "{split}", "frames_kept"),
-        row("header detection, full pipeline", f"F1 at ±{tol} s", prob, "eval_header", "{split}", "full", "f1"),
-        row("header detection, full pipeline", "average-mAP", prob, "eval_header", "{split}", "full", "soccernet_a_mAP"),
-        row("multi-view foul", "leaderboard value (%)", pct, "eval_foul", "{split}", "leaderboard_value"),
-        row("multi-view foul", "balanced acc. action (%)", pct, "eval_foul", "{split}", "balanced_accuracy_action"),
-        row(
-            "multi-view foul",
-            "balanced acc. offence-severity (%)",
-            pct,
-            "eval_foul",
-            "{split}",
-            "balanced_accuracy_offence_severity",
-        ),
-    ]
-    return md_table(["task", "metric", "val", "test"], rows)
+    rows = []
+    for task, metric, fmt, source, keys in _RESULT_ROWS:
+        rows.append(
+            [task, metric.format(tol=tol)]
+            + [c.cell(fmt, source, *split_keys(s, keys)) for s in ("val", "test")]
+            + [spread(c, fmt, source, *split_keys(s, keys)) for s in ("val", "test")]
+        )
+    n = _n_seeds(c)
+    return md_table(
+        ["task", "metric", "val", "test", f"val, {n} seeds: mean (min–max)", f"test, {n} seeds: mean (min–max)"], rows
+    )
+
+
+@_table("seed_spread", "benchmarks/seed_spread.py: every headline test metric per training seed")
+def _seed_spread(c: Ctx) -> str:
+    seeds = c.get(SPREAD, "seeds") or []
+    rows = []
+    for task, metric, fmt, source, keys in _RESULT_ROWS:
+        keys = tuple("test" if k == "{split}" else k for k in keys)
+        rows.append([task, metric.format(tol=c.cell(text, "eval_header", "tolerance_s"))]
+                    + [c.cell(fmt, SPREAD, "runs", str(s), source, *keys) for s in seeds])  # fmt: skip
+    varied = ", ".join(f"`{k}`" for k in (c.get(SPREAD, "varied") or []))
+    note = f"(test split; seeds set for {varied}; data fixed; {c.cell(text, SPREAD, 'machine')})"
+    return md_table(["task", "metric"] + [f"seed {s}" for s in seeds], rows) + "\n\n" + note
 
 
 @_table("header_classifier", "train@header: the clip classifier on val and test")

@@ -157,3 +157,14 @@ def test_a_bad_monitor_fails_before_anything_is_touched(tiny_header, tmp_path, m
     with pytest.raises(SystemExit, match="train.header.monitor: 'val_aucroc' is not a validation metric.*val_auroc"):
         train_task("header", P.validate(bad))
     assert {p: p.read_bytes() for p in (tmp_path / "models/header").rglob("*") if p.is_file()} == before
+
+
+def test_train_seed_defaults_to_the_top_level_seed_and_can_be_set_alone():
+    from types import SimpleNamespace
+
+    from replaylab.tasks.training import train_seed
+
+    params = SimpleNamespace(seed=42)
+    assert train_seed(params, SimpleNamespace(seed=None)) == 42
+    assert train_seed(params, SimpleNamespace(seed=7)) == 7
+    assert train_seed(params, SimpleNamespace()) == 42  # a plugin's train section without the key

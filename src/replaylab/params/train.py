@@ -19,6 +19,7 @@ class AugmentParams(_Section):
 
 
 class TrainTaskParams(_Section):
+    seed: int | None = Field(None, ge=0, le=2**32 - 1)
     backbone: str = "compact3d"
     backbone_options: dict[str, int | float | str | bool] = Field(default_factory=dict)
     pretrained: str | None = None

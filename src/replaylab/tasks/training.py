@@ -31,7 +31,7 @@ from ..training.distributed import is_main
 from ..training.fingerprint import code_digest, file_digest
 from .registry import TaskSpec, get_task
 
-__all__ = ["ClipData", "Trainable", "TrainContext", "round_metric", "train_config", "train_task", "training_identity"]
+__all__ = ["ClipData", "Trainable", "TrainContext", "round_metric", "train_config", "train_seed", "train_task", "training_identity"]
 
 #: Packages whose source defines every trained model (the task's own package is added per task).
 CODE = ("replaylab.models", "replaylab.training", "replaylab.data.dataset", "replaylab.data.augment", "replaylab.tasks.training")
@@ -92,6 +92,11 @@ def train_config(cfg, *, seed: int) -> TrainConfig:
     return TrainConfig.from_dict(values, seed=seed)
 
 
+def train_seed(params, cfg) -> int:
+    """``train.<task>.seed``, or the top-level seed when it is null (vary it alone for a run-to-run spread)."""
+    return params.seed if getattr(cfg, "seed", None) is None else int(cfg.seed)
+
+
 def round_metric(v: float) -> float | None:
     v = float(v)
     return None if np.isnan(v) else round(v, 4)
@@ -115,7 +120,7 @@ def clip_data(spec: TaskSpec, params, cfg, norm: str) -> ClipData:
     def make(name: str, train: bool) -> ClipDataset:
         kw = train_kw if train else eval_kw
         return ClipDataset(out.cache, out.splits / f"{name}.csv", train=train, norm=norm, augment_cfg=aug if train else None,
-                           seed=params.seed, **kw)  # fmt: skip
+                           seed=train_seed(params, cfg), **kw)  # fmt: skip
 
     return ClipData(
         out.cache, out.splits, read_cache_meta(out.cache), make("train", True), make("val", False), make("test", False)
@@ -130,7 +135,7 @@ def training_identity(spec: TaskSpec, params, cfg, trainable: Trainable) -> dict
     inputs |= {f"split_{name}": file_digest(out.splits / f"{name}.csv") for name in ("train", "val", "test")}
     return {
         "task": spec.name,
-        "seed": params.seed,
+        "seed": train_seed(params, cfg),
         "config": config,
         "model": trainable.identity,
         "inputs": inputs,
@@ -148,17 +153,18 @@ def train_task(task: str, params) -> dict | None:
                          f"{', '.join(t for t in _trainable())})")  # fmt: skip
     cfg = getattr(params.train, task)
     torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
-    torch.manual_seed(params.seed)  # the model's initial weights (the loop reseeds per epoch after this)
+    seed = train_seed(params, cfg)
+    torch.manual_seed(seed)  # the model's initial weights (the loop reseeds per epoch after this)
     norm = normalisation_of(cfg.backbone) if cfg.norm == "auto" else cfg.norm
     data = clip_data(spec, params, cfg, norm)
-    tcfg = train_config(cfg, seed=params.seed)
+    tcfg = train_config(cfg, seed=seed)
     out = spec.outputs(params)
     ctx = TrainContext(spec=spec, params=params, cfg=cfg, data=data, tcfg=tcfg, norm=norm, out_dir=out.model, live_dir=out.live)
     trainable = spec.trainer.build(ctx)
     identity = training_identity(spec, params, cfg, trainable)
     check_monitor(task, tcfg.monitor, trainable.adapter)  # before anything of a previous run is touched
     if is_main():
-        resolved = {"task": task, "seed": params.seed, "train": cfg.model_dump(), "cache_spec": data.spec,
+        resolved = {"task": task, "seed": seed, "train": cfg.model_dump(), "cache_spec": data.spec,
                     "normalisation": norm, **trainable.resolved, "train_config": asdict(tcfg)}  # fmt: skip
         write_text(out.model / "config.yaml", to_yaml(resolved))
     result = fit(model=trainable.model, task=trainable.adapter, train_set=data.train, val_set=data.val, cfg=tcfg,

@@ -1,0 +1,114 @@
+"""Run-to-run spread of the headline metrics over training seeds, on the same data.
+
+Every trained model's seed (``train.<task>.seed``, ``pre_xgb.seed``, ``post_xgb.seed``) is set to each of
+``--seeds`` while the data (synthetic world, caches, splits) stays that of the default run. The default
+run's own seed is read from the workspace (``metrics/*.json`` of the last ``dvc repro``, which must be up to
+date); every other seed runs as a DVC experiment in a temporary workspace
+(``dvc exp run --temp -n seed-<s> -S ...``), which recomputes only the stages that depend on those seeds,
+and its metrics are read back from the experiment's git ref. Writes ``benchmarks/results/seed_spread.json``
+(every metrics file of every seed) and ``.md``; ``replaylab docs --write`` turns it into the spread
+columns of the results tables.
+
+Usage (after ``dvc repro``, with the workspace committed): ``python benchmarks/seed_spread.py --seeds 42 43 44``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from replaylab.io import write_json, write_text  # noqa: E402
+
+#: The metrics files a seed changes (the others describe data, which stays fixed).
+METRICS = ("pre_xgb", "train_header", "export_probs", "post_xgb", "eval_header", "train_foul", "eval_foul")
+#: The params that seed the trained models (each null in params.yaml = the top-level seed).
+SEED_KEYS = ("train.header.seed", "train.foul.seed", "pre_xgb.seed", "post_xgb.seed")
+OUT = ROOT / "benchmarks" / "results" / "seed_spread"
+
+
+def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=ROOT, check=True, text=True, **kw)
+
+
+def workspace_seed() -> int:
+    sys.path.insert(0, str(ROOT / "src"))
+    from replaylab import params as P
+
+    params = P.load(path=ROOT / "params.yaml")
+    seeds = {params.seed if v is None else v for v in (params.train.header.seed, params.train.foul.seed,
+                                                       params.pre_xgb.seed, params.post_xgb.seed)}  # fmt: skip
+    if len(seeds) != 1:
+        raise SystemExit(f"params.yaml seeds the trained models differently ({sorted(seeds)}); set {SEED_KEYS} to null")
+    return seeds.pop()
+
+
+def workspace_metrics() -> dict:
+    status = run(["dvc", "status", "--json"], capture_output=True).stdout.strip()
+    if status not in ("", "{}"):
+        raise SystemExit("the workspace is not up to date with dvc.lock (run `dvc repro` first):\n" + status[:2000])
+    return {name: json.loads((ROOT / "metrics" / f"{name}.json").read_text()) for name in METRICS}
+
+
+def experiment_metrics(seed: int) -> dict:
+    name = f"seed-{seed}"
+    sets = [a for key in SEED_KEYS for a in ("-S", f"{key}={seed}")]
+    subprocess.run(["dvc", "exp", "remove", name], cwd=ROOT, capture_output=True)  # a previous run of this seed
+    run(["dvc", "exp", "run", "--temp", "-n", name, *sets])
+    refs = run(["git", "for-each-ref", "--format=%(refname)", "refs/exps"], capture_output=True).stdout.split()
+    ref = [r for r in refs if r.rsplit("/", 1)[-1] == name]
+    if len(ref) != 1:
+        raise SystemExit(f"experiment {name}: expected one git ref, found {ref}")
+    show = lambda n: run(["git", "show", f"{ref[0]}:metrics/{n}.json"], capture_output=True).stdout  # noqa: E731
+    return {n: json.loads(show(n)) for n in METRICS}
+
+
+def summary_md(result: dict) -> str:
+    lines = [f"# Seed spread ({len(result['seeds'])} seeds: {', '.join(map(str, result['seeds']))})", ""]
+    for key, label in (("eval_header", "full header pipeline test F1"), ("eval_foul", "foul test leaderboard")):
+        vals = []
+        for s in result["seeds"]:
+            m = result["runs"][str(s)][key]
+            vals.append(m["test"]["full"]["f1"] if key == "eval_header" else m["test"]["leaderboard_value"])
+        lines.append(f"- {label}: {', '.join(f'{v:.3f}' for v in vals)}")
+    lines.append(f"\n(machine: {result['machine']}; {result['seconds']:.0f} s)")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    base = workspace_seed()
+    runs = {}
+    for seed in args.seeds:
+        print(f"seed {seed}: {'workspace' if seed == base else 'dvc exp run --temp'}", flush=True)
+        runs[str(seed)] = workspace_metrics() if seed == base else experiment_metrics(seed)
+    import platform
+
+    import torch
+
+    result = {
+        "seeds": args.seeds,
+        "varied": list(SEED_KEYS),
+        "runs": runs,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+    }
+    write_json(OUT.with_suffix(".json"), result)
+    write_text(OUT.with_suffix(".md"), summary_md(result))
+    print(summary_md(result))
+
+
+if __name__ == "__main__":
+    main()
