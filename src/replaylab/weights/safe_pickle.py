@@ -3,7 +3,8 @@
 A pickle names the functions it calls (``GLOBAL`` / ``STACK_GLOBAL`` opcodes, resolved by
 ``Unpickler.find_class``); a crafted file can name ``os.system`` or ``builtins.eval``. The unpickler here
 resolves only :data:`NUMPY_ARRAY_GLOBALS` -- numpy's array / dtype reconstruction (numpy 1 and 2 module
-names) and the plain containers -- and refuses anything else *before* it is imported or called, naming it.
+names; ``_codecs.encode``, which protocol-2 pickles use to rebuild the array's bytes) and the plain
+containers -- and refuses anything else *before* it is imported or called, naming it.
 Persistent ids (out-of-band objects) are refused too. A file that passes can only have built dicts, lists,
 tuples, strings, numbers and numpy arrays.
 """
@@ -25,6 +26,7 @@ NUMPY_ARRAY_GLOBALS: frozenset[tuple[str, str]] = frozenset(
     | {(m, "_reconstruct") for m in ("numpy.core.multiarray", "numpy._core.multiarray")}  # ndarray.__reduce__
     | {(m, "_frombuffer") for m in ("numpy.core.numeric", "numpy._core.numeric")}  # protocol 5 arrays
     | {("numpy", "ndarray"), ("numpy", "dtype")}
+    | {("_codecs", "encode")}  # how Python 3 writes bytes (an array's data) in protocol-2 pickles
 )
 
 
