@@ -9,6 +9,9 @@ operation for operation so that the released weights give the same numbers:
 * Unit3D = conv (no bias) -> BatchNorm (eps 1e-3, **no scale**: a shift ``bias`` only) -> ReLU;
 * input RGB scaled to [-1, 1] (norm ``inception``: mean = std = 0.5 on [0, 1] pixels), (B, 3, T, H, W).
 
+BN statistics update with PyTorch's momentum 0.1 when a BN layer trains (Sonnet's decay was 0.999, i.e.
+momentum 0.001); ``bn_frozen=True`` keeps the released statistics and shifts fixed while fine-tuning.
+
 Endpoints (builder option ``endpoint``):
 
 * ``Mixed_5c`` (default): the map (B, 1024, ceil(T/8), ceil(H/32), ceil(W/32));

