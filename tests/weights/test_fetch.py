@@ -235,3 +235,11 @@ def test_cli(tiny, capsys):
     empty = tiny.dest.parent / "elsewhere"
     assert cli.main(["weights", "fetch", "i3d_tiny", "--dest", str(empty), "--cache", str(tiny.cache), "--offline"]) == 2
     assert "replaylab: i3d_tiny: no copy of the weights found" in capsys.readouterr().err
+
+
+def test_default_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("REPLAYLAB_WEIGHTS_CACHE", str(tmp_path / "w"))
+    assert fetch.default_cache_dir() == tmp_path / "w"
+    monkeypatch.delenv("REPLAYLAB_WEIGHTS_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert fetch.default_cache_dir() == tmp_path / "xdg" / "replaylab" / "weights"
