@@ -161,5 +161,5 @@ def param_groups(model: VideoClassifier, *, lr_backbone: float, lr_head: float, 
 
 
 def normalisation_of(name: str) -> str:
-    """The input normalisation (``imagenet`` / ``kinetics`` / ``videomae``) backbone ``name`` expects."""
+    """The input normalisation (``imagenet`` / ``kinetics`` / ``videomae`` / ``inception``) backbone ``name`` expects."""
     return get_spec(name).norm

@@ -26,7 +26,7 @@ class TrainTaskParams(_Section):
     finetune_mode: Literal["full", "frozen", "partial"] = "full"
     partial_blocks: int = Field(1, ge=1, le=100)
     dropout: float = Field(0.3, ge=0.0, lt=1.0)
-    norm: Literal["auto", "imagenet", "kinetics", "videomae", "clip", "none"] = "auto"
+    norm: Literal["auto", "imagenet", "kinetics", "videomae", "inception", "clip", "none"] = "auto"
     epochs: int = Field(30, ge=1, le=10000)
     batch_size: int = Field(16, ge=1, le=4096)
     num_workers: int = Field(1, ge=0, le=64)
