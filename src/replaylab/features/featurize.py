@@ -100,7 +100,7 @@ class FeatureExtractor:
 
         self.identity = identity
         self.device = device
-        torch.manual_seed(identity.get("init_seed") or seed)  # random-weight backbones: the same weights every run
+        torch.manual_seed(int(identity.get("init_seed", seed)))  # random-weight backbones: the same weights every run
         net = build_backbone(identity["backbone"], frames=identity["frames"], size=tuple(identity["size"]),
                              **identity["backbone_options"])  # fmt: skip
         if identity["pretrained"]:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..data.samples import AdapterError
 from ..io import atomic_path, write_json
 from ..training.fingerprint import describe_changes
 
@@ -55,7 +56,7 @@ MODEL_JSON = "model.json"
 INDEX_CSV = "index.csv"
 
 
-class FeatureStoreError(ValueError):
+class FeatureStoreError(AdapterError):
     """A feature store that is missing, incomplete or does not fit what reads it (the message names the file)."""
 
 
