@@ -42,6 +42,18 @@ log = logging.getLogger("replaylab.features")
 CODE = ("replaylab.features.featurize", "replaylab.features.store", "replaylab.models", "replaylab.data.augment")
 
 
+def _ensure_console_logging() -> None:
+    """Show why shards are rebuilt or reused on stderr when the application configured no logging."""
+    if not logging.getLogger().handlers and not log.handlers:
+        import sys
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("[featurize] %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
 def resolve_input(model_cfg, cache_spec: dict[str, Any]) -> tuple[int, tuple[int, int]]:
     """(frames, (H, W)) the backbone sees: the model's own, or the cache's where unset."""
     frames = int(model_cfg.frames or cache_spec["frames"])
@@ -186,6 +198,7 @@ def featurize_cache(
     from ..data.cache import read_cache_meta
 
     started = time.perf_counter()
+    _ensure_console_logging()
     out_dir = Path(out_dir)
     cache_h5 = Path(cache_h5)
     meta = read_cache_meta(cache_h5)
