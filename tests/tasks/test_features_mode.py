@@ -106,6 +106,12 @@ def test_header_video_and_features_train_the_same_head(tiny_header, monkeypatch,
     with caplog.at_level(logging.WARNING):
         train_task("header", P.validate(_with(changed, "header", input="features", models="mf", live="lf")))
     assert "inputs.features" in caplog.text
+    from replaylab.features.store import FeatureStoreError
+
+    with pytest.raises(FeatureStoreError, match=r"out of date \(pretrained: .*frozen2.pt -> .*frozen.pt"):
+        train_task("header", P.validate(_with(data, "header", input="features", models="mf", live="lf")))  # store is `changed`'s
+    with pytest.raises(FeatureStoreError, match="'nope' is not a key of featurize.header.models"):
+        train_task("header", P.validate(_with(data, "header", input="features", models="mf", live="lf", features_model="nope")))
     with pytest.raises(ValueError, match="md5"):  # the backbone file changed under a trained head
         shutil.copy(root / "frozen.pt", root / "frozen2.pt")
         load_header_model(root / "mf/header")

@@ -31,10 +31,19 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..training import distributed
-from ..training.fingerprint import code_digest, file_digest
+from ..training.fingerprint import code_digest, describe_changes, file_digest
 from . import store as S
 
-__all__ = ["CODE", "FeatureExtractor", "featurize_cache", "featurize_task", "model_identity", "preprocess", "resolve_input"]
+__all__ = [
+    "CODE",
+    "check_store_current",
+    "FeatureExtractor",
+    "featurize_cache",
+    "featurize_task",
+    "model_identity",
+    "preprocess",
+    "resolve_input",
+]
 
 log = logging.getLogger("replaylab.features")
 
@@ -262,7 +271,8 @@ def featurize_cache(
                     log.info("featurize %s/%s: reused %d of %d shards", name, model_cfg.key, len(mine) - len(todo), len(mine))
         distributed.barrier()
         if info.is_main:
-            _finish_store(out_dir, models, meta, spec, bounds, dtype=dtype, seed=seed, split_dir=split_dir, summary=summary)
+            _finish_store(out_dir, models, meta, spec, bounds, dtype=dtype, seed=seed, split_dir=split_dir, summary=summary,
+                          cache_md5=cache_md5)  # fmt: skip
         distributed.barrier()
     finally:
         if created:
@@ -273,7 +283,7 @@ def featurize_cache(
     return summary
 
 
-def _finish_store(out_dir: Path, models, meta, spec, bounds, *, dtype, seed, split_dir, summary) -> None:
+def _finish_store(out_dir: Path, models, meta, spec, bounds, *, dtype, seed, split_dir, summary, cache_md5: str) -> None:
     """Rank 0: ``model.json`` per model, the merged index, stale shards and models removed, sizes counted."""
     import h5py
 
@@ -301,7 +311,7 @@ def _finish_store(out_dir: Path, models, meta, spec, bounds, *, dtype, seed, spl
         with h5py.File(mdir / names[0], "r") as f:
             dim = int(f["pooled"].shape[-1])
             map_shape = list(f["map"].shape[1:]) if "map" in f else None
-        S.write_model(out_dir, model_cfg.key, {**ident, "feature_dim": dim, "map_shape": map_shape, "samples": meta["n"],
+        S.write_model(out_dir, model_cfg.key, {**ident, "cache_md5": cache_md5, "feature_dim": dim, "map_shape": map_shape, "samples": meta["n"],
                                                "multi_view": spec.get("views", 1) > 1, "cache_spec": spec,
                                                "classes": meta["classes"], "shards": names})  # fmt: skip
     index = pd.concat(frames, ignore_index=True)
@@ -316,6 +326,20 @@ def _finish_store(out_dir: Path, models, meta, spec, bounds, *, dtype, seed, spl
 
 def _labels(meta: dict[str, Any]) -> list[int]:
     return list(meta.get("labels") or [])
+
+
+def check_store_current(info: dict[str, Any], model_cfg, *, cache_h5: str | os.PathLike, cache_spec: dict[str, Any],
+                        dtype: str, seed: int, where: str | os.PathLike) -> None:  # fmt: skip
+    """Raise :class:`~.store.FeatureStoreError` when a store model (``model.json``) was not made from this cache and
+    these ``featurize.<task>`` settings (e.g. params changed and the featurize stage has not run since)."""
+    want = model_identity(model_cfg, cache_spec, dtype=dtype, seed=seed)
+    have = {k: info.get(k) for k in want}
+    changes = describe_changes(have, want)
+    if info.get("cache_md5") != file_digest(cache_h5):
+        changes.append(f"the clip cache {cache_h5} changed")
+    if changes:
+        raise S.FeatureStoreError(f"{where}: the stored features are out of date ({'; '.join(changes)}); "
+                                  "run the featurize stage again")  # fmt: skip
 
 
 def featurize_task(task: str, params, *, progress: bool = True) -> dict[str, Any]:

@@ -48,7 +48,12 @@ TIMING_DIR = "logs"  # git-ignored, not a DVC output
 #: ``train.<task>`` keys that change how fast a run goes, not what it learns (not part of the identity).
 NOT_IDENTITY = ("epochs", "threads", "num_workers", "device", "view_chunk")
 #: What a model trained on stored features is also made of.
-FEATURES_CODE = ("replaylab.features.dataset", "replaylab.features.heads", "replaylab.features.store")
+FEATURES_CODE = (
+    "replaylab.features.dataset",
+    "replaylab.features.heads",
+    "replaylab.features.store",
+    "replaylab.features.featurize",
+)
 
 
 @dataclass
@@ -138,13 +143,21 @@ def feature_data(spec: TaskSpec, params, cfg) -> tuple[ClipData, dict[str, Any]]
     """``input: features``: the task's splits as :class:`~replaylab.features.dataset.FeatureDataset` over the
     store model ``features_model`` (default: the first of ``featurize.<task>.models``), and that model's identity."""
     from ..features.dataset import FeatureDataset
-    from ..features.store import ModelStore
+    from ..features.featurize import check_store_current
+    from ..features.store import FeatureStoreError, ModelStore
 
     out = spec.outputs(params)
     store_dir = Path(params.featurize.out_dir) / spec.name
-    key = cfg.features_model or getattr(params.featurize, spec.name).models[0].key
+    fz = getattr(params.featurize, spec.name)
+    key = cfg.features_model or fz.models[0].key
+    model_cfg = next((m for m in fz.models if m.key == key), None)
+    if model_cfg is None:
+        raise FeatureStoreError(f"train.{spec.name}.features_model: {key!r} is not a key of featurize.{spec.name}.models "
+                                f"({', '.join(m.key for m in fz.models)})")  # fmt: skip
     store = ModelStore.read(store_dir, key, maps=cfg.features_source == "map")
     meta = read_cache_meta(out.cache)
+    check_store_current(store.info, model_cfg, cache_h5=out.cache, cache_spec=meta["spec"], dtype=fz.dtype, seed=params.seed,
+                        where=store_dir / key)  # fmt: skip
     train_kw, eval_kw = spec.trainer.dataset_options(cfg)
 
     def make(name: str, train: bool) -> FeatureDataset:
