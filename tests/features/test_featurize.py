@@ -124,15 +124,26 @@ def _rank(rank: int, world: int, port: int, root: str) -> None:
     os.environ.update({"WORLD_SIZE": str(world), "RANK": str(rank), "LOCAL_RANK": str(rank), "MASTER_ADDR": "127.0.0.1",
                        "MASTER_PORT": str(port)})  # fmt: skip
     torch.set_num_threads(1)
+    write = S.write_shard
+
+    def recording(path, **kw):  # which rank writes which shard
+        with open(f"{root}/wrote{rank}.txt", "a") as fh:
+            fh.write(os.path.basename(path) + "\n")
+        return write(path, **kw)
+
+    S.write_shard = recording
     summary = featurize_cache(f"{root}/c.h5", f"{root}/store", [small_model()], shard_size=2, progress=False, device="cpu")
-    torch.save(torch.tensor(summary["computed_clips"]), f"{root}/done{rank}.pt")
+    torch.save(torch.tensor([summary["computed_clips"], summary["models"]["c3d"]["computed_shards"]]), f"{root}/done{rank}.pt")
 
 
 def test_ranks_split_the_shards_and_rank0_merges_the_index(tmp_path):
     ids = write_cache(tmp_path / "c.h5", n=5)
     mp.spawn(_rank, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
-    done = [int(torch.load(tmp_path / f"done{r}.pt")) for r in (0, 1)]
-    assert done == [3, 2]  # shards 0 and 2 on rank 0, shard 1 on rank 1
+    done = [torch.load(tmp_path / f"done{r}.pt").tolist() for r in (0, 1)]
+    assert done == [[5, 3], [5, 3]]  # 3 shards of 2 samples over the ranks, counted over both
+    wrote = [(tmp_path / f"wrote{r}.txt").read_text().split() for r in (0, 1)]
+    assert wrote == [["shard_00000.h5", "shard_00002.h5"], ["shard_00001.h5"]]  # shard n on rank n % 2
+    assert [p.name for p in sorted((tmp_path / "store/c3d").glob("shard_*"))] == [S.shard_name(k) for k in range(3)]
     assert list(S.read_index(tmp_path / "store")["sample_id"]) == ids
     single = featurize_cache(tmp_path / "c.h5", tmp_path / "store1", [small_model()], shard_size=2, progress=False)
     assert single["computed_clips"] == 5

@@ -269,7 +269,7 @@ def featurize_cache(
                                                     "reused_shards": len(mine) - len(todo)}  # fmt: skip
                 if len(mine) > len(todo):
                     log.info("featurize %s/%s: reused %d of %d shards", name, model_cfg.key, len(mine) - len(todo), len(mine))
-        distributed.barrier()
+        computed_clips = _sum_over_ranks(summary["models"], computed_clips, dev)
         if info.is_main:
             _finish_store(out_dir, models, meta, spec, bounds, dtype=dtype, seed=seed, split_dir=split_dir, summary=summary,
                           cache_md5=cache_md5)  # fmt: skip
@@ -281,6 +281,18 @@ def featurize_cache(
     summary.update({"seconds": round(seconds, 3), "computed_clips": computed_clips,
                     "clips_per_s": round(computed_clips / seconds, 2) if computed_clips else None})  # fmt: skip
     return summary
+
+
+def _sum_over_ranks(models: dict[str, dict[str, int]], clips: int, device: torch.device) -> int:
+    """Every rank's shard counts and computed clips, summed (in place in ``models``; a no-op in one process)."""
+    if not distributed.active():
+        return clips
+    keys = sorted(models)
+    values = [v for k in keys for v in (models[k]["computed_shards"], models[k]["reused_shards"])] + [clips]
+    t = distributed.all_reduce_sum(torch.tensor(values, dtype=torch.float64, device=device))
+    for i, k in enumerate(keys):
+        models[k]["computed_shards"], models[k]["reused_shards"] = int(t[2 * i]), int(t[2 * i + 1])
+    return int(t[-1])
 
 
 def _finish_store(out_dir: Path, models, meta, spec, bounds, *, dtype, seed, split_dir, summary, cache_md5: str) -> None:
