@@ -264,6 +264,19 @@ def test_benchmark_results_are_sources(tmp_path):
     assert "| `compact3d` | 0.44 M | 59.6 | 51.0 | 14.5% |" in r.text.splitlines()
 
 
+def test_feature_mode_benchmark_table(tmp_path):
+    bench = tmp_path / "benchmarks" / "results"
+    bench.mkdir(parents=True)
+    result = {"machine": "m", "backbone": "compact3d", "input": [16, 112, 112], "cache_input": [16, 64, 64], "train_samples": 64,
+              "val_samples": 16, "batch": 16, "epochs": 3, "featurize_s": 10.3, "speedup_epoch": 200.7, "speedup_train": 710.0,
+              "video": {"epoch_s": 8.831, "train_clips_per_s": 9.3}, "features": {"epoch_s": 0.044, "train_clips_per_s": 6602.9}}  # fmt: skip
+    (bench / "feature_mode.json").write_text(json.dumps(result))
+    r = render_table("bench_feature_mode", load_sources(tmp_path))
+    assert r.missing == ()
+    assert "| features (head on stored pooled vectors) | 0.044 | 6,602.9 |" in r.text.splitlines()
+    assert "16 x 112 x 112 from the 16 x 64 x 64 header cache" in r.text and "speed-up per epoch 200.7x" in r.text
+
+
 def test_every_table_renders_without_sources():
     for name in TABLES:
         r = render_table(name, {})

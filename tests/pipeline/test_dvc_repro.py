@@ -32,6 +32,12 @@ split:
   foul: {strategy: official}
   actions: {strategy: official}
   recognition: {strategy: official}
+featurize:
+  out_dir: data/features
+  batch_size: 8
+  device: cpu
+  header: {models: [{key: c3d, backbone: compact3d, backbone_options: {width: 0.25}}], shard_size: 64}
+  foul: {models: [{key: c3d, backbone: compact3d, backbone_options: {width: 0.25}}], shard_size: 64}
 train:
   out_dir: models
   live_dir: dvclive

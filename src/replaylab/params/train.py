@@ -20,6 +20,9 @@ class AugmentParams(_Section):
 
 class TrainTaskParams(_Section):
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    input: Literal["video", "features"] = "video"  # features: train the head on featurize@<task>'s store
+    features_model: str | None = None  # input features: the key of featurize.<task>.models to read (null = the first)
+    features_source: Literal["pooled", "map"] = "pooled"  # input features: pooled vectors or the stored maps
     backbone: str = "compact3d"
     backbone_options: dict[str, int | float | str | bool] = Field(default_factory=dict)
     pretrained: str | None = None
