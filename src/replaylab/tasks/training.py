@@ -168,7 +168,7 @@ def feature_data(spec: TaskSpec, params, cfg) -> tuple[ClipData, dict[str, Any]]
 
     def make(name: str, train: bool) -> FeatureDataset:
         kw = train_kw if train else eval_kw
-        return FeatureDataset(store, out.splits / f"{name}.csv", classes=meta["classes"], train=train, seed=params.seed,
+        return FeatureDataset(store, out.splits / f"{name}.csv", classes=meta["classes"], train=train, seed=train_seed(params, cfg),
                               source=cfg.features_source, where=store_dir / key, **kw)  # fmt: skip
 
     info = {k: v for k, v in store.info.items() if k not in ("shards", "cache_spec", "classes")}
