@@ -84,7 +84,9 @@ def test_results_table_rounds_and_formats(tmp_path):
     assert ("header pre-filter", "frames kept", "2.3%", "2.3%") in rows  # a share shown as a percentage, 1 decimal
     assert ("header pre-filter", "event recall", "0.990", "0.990") in rows
     assert ("header detection, full pipeline", "average-mAP", "0.897", "0.897") in rows
-    assert "| header detection, full pipeline | F1 at ±0.5 s | 0.930 | 0.930 | 0.930 (0.930–0.930) | 0.877 (0.800–0.930) |" in lines
+    assert (
+        "| header detection, full pipeline | F1 at ±0.5 s | 0.930 | 0.930 | 0.930 (0.930–0.930) | 0.877 (0.800–0.930) |" in lines
+    )
     assert "| multi-view foul | leaderboard value (%) | 27.5 | 27.5 | 27.5 (27.5–27.5) | 26.8 (23.0–30.0) |" in lines
 
 
@@ -113,7 +115,10 @@ def test_missing_expected_key_renders_dash_and_is_reported(tmp_path):
     del data["test"]["auroc"]
     (tmp_path / "metrics" / "train_header.json").write_text(json.dumps(data))
     r = render_table("results", load_sources(tmp_path))
-    assert f"| header clip classifier | AUROC | 0.896 | {MISSING} | 0.896 (0.896–0.896) | 0.924 (0.924–0.924) |" in r.text.splitlines()
+    assert (
+        f"| header clip classifier | AUROC | 0.896 | {MISSING} | 0.896 (0.896–0.896) | 0.924 (0.924–0.924) |"
+        in r.text.splitlines()
+    )
     assert r.missing == ("metrics/train_header.json has no test.auroc",)
 
 
@@ -183,7 +188,9 @@ def test_write_then_check_agrees_and_check_detects_a_changed_number(tmp_path):
     written = write_docs(tmp_path)
     assert written.problems == [] and len(written.changed) == 3
     text = readme.read_text()
-    assert text.startswith("# Title\n\nSome prose with no numbers.\n\n<!-- table:results -->\n| task | metric | val | test | val, 3")
+    assert text.startswith(
+        "# Title\n\nSome prose with no numbers.\n\n<!-- table:results -->\n| task | metric | val | test | val, 3"
+    )
     assert "old" not in text and "| val | 79 | 18.6 | 36.4 | 27.5 | 22.8 | 38.0 |" in text
     assert page.read_text().endswith("<!-- /table:header_ablation -->\n\nAfter.\n")
     assert check_docs(tmp_path).problems == []
