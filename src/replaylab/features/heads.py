@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["InputResample", "PooledClassifier", "PooledMultiView", "frozen_classifier", "frozen_multiview", "load_head"]
@@ -33,7 +32,7 @@ class PooledClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim == 2:
-            return F.linear(self.head.dropout(x), self.head.weight, self.head.bias)
+            return self.head.classify(x)
         return self.head(x)
 
 
@@ -98,7 +97,9 @@ def _init_backbone(features: dict[str, Any]) -> None:
         torch.manual_seed(int(features.get("init_seed", 0)))
 
 
-def frozen_classifier(features: dict[str, Any], *, num_classes: int, dropout: float, where: str) -> nn.Module:
+def frozen_classifier(
+    features: dict[str, Any], *, num_classes: int, dropout: float, where: str, head_norm: str = "none"
+) -> nn.Module:
     """The frozen backbone of ``features`` (a store model's identity) + a fresh PoolingHead, taking clips at
     the cache's size (resampled inside); load the trained head with :func:`load_head` on ``.model``."""
     from ..models import build_classifier, load_pretrained
@@ -106,7 +107,7 @@ def frozen_classifier(features: dict[str, Any], *, num_classes: int, dropout: fl
     _check_weights(features, where)
     _init_backbone(features)
     model = build_classifier(backbone=features["backbone"], num_classes=num_classes, frames=features["frames"],
-                             size=tuple(features["size"]), dropout=dropout,
+                             size=tuple(features["size"]), dropout=dropout, head_norm=head_norm,
                              backbone_options=dict(features["backbone_options"]))  # fmt: skip
     if features.get("pretrained"):
         load_pretrained(model.backbone, features["pretrained"])

@@ -67,10 +67,12 @@ def load_header_model(model_dir: str | os.PathLike, *, device: str = "cpu") -> H
     if features is not None:  # a head trained on stored features: rebuild the frozen backbone it was featurized with
         from ..features.heads import frozen_classifier
 
-        model = frozen_classifier(features, num_classes=len(classes), dropout=train["dropout"], where=str(ckpt_path))
+        model = frozen_classifier(features, num_classes=len(classes), dropout=train["dropout"], where=str(ckpt_path),
+                                  head_norm=train.get("head_norm", "none"))  # fmt: skip
     else:
         model = build_classifier(backbone=train["backbone"], num_classes=len(classes), frames=spec.frames, size=spec.size,
-                                 dropout=train["dropout"], backbone_options=dict(train.get("backbone_options") or {}))  # fmt: skip
+                                 dropout=train["dropout"], backbone_options=dict(train.get("backbone_options") or {}),
+                                 head_norm=train.get("head_norm", "none"))  # fmt: skip
     if not ckpt_path.is_file():
         raise FileNotFoundError(f"{ckpt_path}: not found")
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)

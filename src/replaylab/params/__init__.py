@@ -25,6 +25,7 @@ from .detect import ExportProbsParams
 from .featurize import FeaturizeCommon, FeaturizeTaskParams
 from .filters import PostXgbParams, PreXgbParams
 from .train import EvaluateCommon, TrainCommon
+from .weights import WeightsParams
 from .world import SynthesizeParams
 
 DEFAULT_PATH = "params.yaml"
@@ -63,6 +64,7 @@ def schema() -> type[_Section]:
             synthesize=(SynthesizeParams, SynthesizeParams()),
             cache_clips=(cache, cache()),
             split=(split, split()),
+            weights=(WeightsParams, WeightsParams()),
             featurize=(featurize, featurize()),
             train=(train, train()),
             pre_xgb=(PreXgbParams, PreXgbParams()),

@@ -62,14 +62,15 @@ class HeaderTrainer:
         spec, feats = data.spec, ctx.features
         if feats is None:
             arch = {"backbone": cfg.backbone, "num_classes": len(kinds), "frames": spec["frames"], "size": list(spec["size"]),
-                    "dropout": cfg.dropout, "backbone_options": dict(cfg.backbone_options)}  # fmt: skip
+                    "dropout": cfg.dropout, "backbone_options": dict(cfg.backbone_options), "head_norm": cfg.head_norm}  # fmt: skip
             model = build_classifier(**{**arch, "size": tuple(arch["size"])}, pretrained=cfg.pretrained)
             set_finetune_mode(model, mode=cfg.finetune_mode, partial_blocks=cfg.partial_blocks)
         else:  # the frozen backbone of the feature store; only the head trains, on the stored features
             from ...features.heads import PooledClassifier
 
             arch = {"backbone": feats["backbone"], "num_classes": len(kinds), "frames": feats["frames"],
-                    "size": list(feats["size"]), "dropout": cfg.dropout, "backbone_options": dict(feats["backbone_options"])}  # fmt: skip
+                    "size": list(feats["size"]), "dropout": cfg.dropout, "backbone_options": dict(feats["backbone_options"]),
+                    "head_norm": cfg.head_norm}  # fmt: skip
             full = build_classifier(**{**arch, "size": tuple(arch["size"])})  # the same initial head as in video mode
             model = PooledClassifier(full.head)
         tcfg = ctx.tcfg
