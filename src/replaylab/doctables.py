@@ -70,6 +70,7 @@ def _num(fmt: str) -> Callable[[Any], str]:
 prob = _num(".3f")  # a 0-1 metric
 pct = _num(".1f")  # a value already in percent
 rate = _num(",.1f")  # throughput, seconds
+seconds = _num(",.3f")  # short durations
 
 
 def frac_pct(v: Any) -> str:
@@ -553,6 +554,25 @@ def _bench_detect(c: Ctx) -> str:
         f"\n\n(match `{c.cell(text, src, 'match')}`: {c.cell(count, src, 'frames')} frames, "
         f"{c.cell(count, src, 'headers')} headers; CNN-window reduction {c.cell(times, src, 'window_reduction')}; "
         f"stage seconds with the pre-filter: {stage_text})"
+    )
+
+
+@_table("bench_feature_mode", "benchmarks/feature_mode.py: epoch time of the same head in video and in features mode")
+def _bench_feature_mode(c: Ctx) -> str:
+    src = "bench/feature_mode"
+    rows = []
+    for mode, what in (
+        ("video", "video (frozen backbone forward every step)"),
+        ("features", "features (head on stored pooled vectors)"),
+    ):
+        rows.append([what, c.cell(seconds, src, mode, "epoch_s"), c.cell(rate, src, mode, "train_clips_per_s")])
+    head = ["mode", "epoch (train + val) s", "training clips/s"]
+    return md_table(head, rows) + (
+        f"\n\n(`{c.cell(text, src, 'backbone')}` at {c.cell(shape, src, 'input')} from the {c.cell(shape, src, 'cache_input')} "
+        f"header cache, {c.cell(count, src, 'train_samples')} training and {c.cell(count, src, 'val_samples')} val clips, "
+        f"batch {c.cell(count, src, 'batch')}, fastest of {c.cell(count, src, 'epochs')} epochs; speed-up per epoch "
+        f"{c.cell(times, src, 'speedup_epoch')}, training pass {c.cell(times, src, 'speedup_train')}; featurizing once "
+        f"{c.cell(rate, src, 'featurize_s')} s; machine: {c.cell(text, src, 'machine')})"
     )
 
 

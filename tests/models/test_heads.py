@@ -120,3 +120,24 @@ def test_roi_head_checks():
                {"spatial_stride": 4, "dropout": 1.0}, {"spatial_stride": 4, "sampling_ratio": -1}):  # fmt: skip
         with pytest.raises(ValueError):
             RoiHead(3, 2, **kw)  # type: ignore[arg-type]
+
+
+def test_batchnorm_head_standardises_pooled_features_and_keeps_its_statistics():
+    from replaylab.models.heads import GlobalPool, PoolingHead
+
+    torch.manual_seed(0)
+    head = PoolingHead(GlobalPool(8), 3, dropout=0.0, norm="batchnorm")
+    scale = torch.tensor([0.1, 1.0, 10.0, 100.0, 1e3, 1.0, 1.0, 5.0])
+    maps = torch.randn(64, 8, 2, 2, 2) * scale.view(1, 8, 1, 1, 1) + 50.0
+    head.train()
+    pooled = head.features(maps)
+    z = head.norm(pooled)
+    assert torch.allclose(z.mean(0), torch.zeros(8), atol=1e-3) and torch.allclose(
+        z.std(0, unbiased=False), torch.ones(8), atol=1e-2
+    )
+    assert torch.allclose(head(maps), head.classify(pooled))
+    assert {"norm.running_mean", "norm.running_var"} <= set(head.state_dict())
+    plain = PoolingHead(GlobalPool(8), 3, dropout=0.0)
+    assert not any(k.startswith("norm.") for k in plain.state_dict())
+    with pytest.raises(ValueError, match="norm must be"):
+        PoolingHead(GlobalPool(8), 3, norm="layer")

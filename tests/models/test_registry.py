@@ -11,7 +11,7 @@ from replaylab.models.heads import global_pool_of
 from replaylab.models.registry import module_blocks
 
 EXPECTED = {
-    "compact3d", "csn26", "csn50", "csn101", "csn152", "r3d_18", "mc3_18", "r2plus1d_18", "s3d", "mvit_v2_s",
+    "compact3d", "i3d", "csn26", "csn50", "csn101", "csn152", "r3d_18", "mc3_18", "r2plus1d_18", "s3d", "mvit_v2_s",
     "videomae_tiny", "videomae_small", "videomae_base", "videomae_large", "videomae_giant",
 }  # fmt: skip
 
@@ -76,7 +76,7 @@ def test_feature_map_shape_follows_the_declared_strides(name):
 SHAPE_BOUND = {"mvit_v2_s", "videomae_tiny", "videomae_small", "videomae_base"}
 STRIDES = {"compact3d": (4, 16, 16), "r3d_18": (8, 16, 16), "r2plus1d_18": (8, 16, 16), "mc3_18": (1, 16, 16),
            "s3d": (8, 32, 32), "mvit_v2_s": (2, 32, 32), "csn26": (8, 32, 32), "csn50": (8, 32, 32),
-           "csn101": (8, 32, 32), "videomae_tiny": (2, 16, 16), "videomae_small": (2, 16, 16),
+           "csn101": (8, 32, 32), "i3d": (8, 32, 32), "videomae_tiny": (2, 16, 16), "videomae_small": (2, 16, 16),
            "videomae_base": (2, 16, 16)}  # fmt: skip
 
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from repo_fixtures import REPO, TINY_PARAMS
 
 from replaylab import params as P
@@ -32,12 +33,20 @@ split:
   foul: {strategy: official}
   actions: {strategy: official}
   recognition: {strategy: official}
+weights: {dest: models/pretrained, fetch: [i3d_k400], offline: true, local: {i3d_k400: ../i3d_k400_random.pt}}
+featurize:
+  out_dir: data/features
+  batch_size: 8
+  device: cpu
+  header: {models: [{key: c3d, backbone: compact3d, backbone_options: {width: 0.25}}], shard_size: 64}
+  foul: {models: [{key: c3d, backbone: compact3d, backbone_options: {width: 0.25}}], shard_size: 64}
 train:
   out_dir: models
   live_dir: dvclive
   header: {epochs: 2, batch_size: 4, num_workers: 0, early_stop_patience: 0, warmup_epochs: 0.5, lr: 0.001, lr_head: null,
            finetune_mode: frozen, backbone: compact3d}
-  foul: {epochs: 1, batch_size: 4, num_workers: 0, warmup_epochs: 0.0, hidden: 16, backbone_options: {width: 0.25}, aggregation: attention}
+  foul: {epochs: 1, batch_size: 4, num_workers: 0, warmup_epochs: 0.0, hidden: 16, backbone_options: {width: 0.25}, aggregation: attention,
+         input: features}
 evaluate:
   out_dir: reports
   header: {tolerance_s: 0.5}
@@ -78,6 +87,11 @@ def project(tmp_path_factory) -> Path:
     shutil.copytree(REPO / "stages", root / "stages", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     (root / "params.yaml").write_text(PIPELINE_PARAMS)
+    # the weights stage without the network: a converted I3D state dict the user "already has" (random values)
+    from replaylab.models.i3d import create_i3d
+
+    torch.manual_seed(0)
+    torch.save(create_i3d(endpoint="Logits").state_dict(), root.parent / "i3d_k400_random.pt")
     (root / "metrics").mkdir()
     run(["git", "init", "-q"], root)
     run(["dvc", "init", "-q"], root)
@@ -151,6 +165,11 @@ def test_repro_runs_synthesize_then_is_a_noop(project):
         assert evaluated[split]["accuracy_action"] == foul[split]["accuracy_action"]
         assert (project / f"reports/foul/{split}/confusion_offence_severity.png").is_file()
     assert (project / "models/foul/predictions/test.json").is_file()
+    assert "Running stage 'weights'" in first.stdout and (project / "models/pretrained/i3d_k400.pt").is_file()
+    record = json.loads((project / "models/pretrained/i3d_k400.json").read_text())
+    assert record["output"]["tensors"] > 200  # the user's file, checked against the I3D's keys and shapes, copied as is
+    assert "Running stage 'featurize@foul'" in first.stdout
+    assert "input: features" in (project / "models/foul/config.yaml").read_text()  # foul's head on the feature store
     assert (project / "dvc.lock").is_file()
     stamp = (project / "data/raw/synthetic/manifest.json").stat().st_mtime_ns
     second = run(["dvc", "repro"], project)

@@ -14,6 +14,7 @@ NORMALISATION: dict[str, tuple[tuple[float, float, float], tuple[float, float, f
     "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),  # CSN, most 2D / 3D CNNs
     "kinetics": ((0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989)),  # torchvision video models
     "videomae": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+    "inception": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),  # DeepMind I3D (TF Inception): RGB in [-1, 1]
     "clip": ((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)),
     "none": ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
 }

@@ -1,5 +1,8 @@
 """The trained header classifier as a scoring function: ``models/header/{config.yaml, best.pt}`` -> header
-probability of uint8 clips, with the normalisation, crop mode and clip spec the model was trained with."""
+probability of uint8 clips, with the normalisation, crop mode and clip spec the model was trained with.
+
+A head trained on stored features (``input: features``) is put back on its frozen backbone (named, with its
+checkpoint, options and input size, in the config's ``features``); clips are resampled to that input inside."""
 
 from __future__ import annotations
 
@@ -59,14 +62,27 @@ def load_header_model(model_dir: str | os.PathLike, *, device: str = "cpu") -> H
     train, spec_d, classes = cfg["train"], cfg["cache_spec"], list(cfg["classes"])
     spec = ClipSpec(frames=spec_d["frames"], size=tuple(spec_d["size"]), stride=spec_d["stride"], fps=spec_d["fps"],
                     crop_px=spec_d["crop_px"], views=spec_d.get("views", 1))  # fmt: skip
-    model = build_classifier(backbone=train["backbone"], num_classes=len(classes), frames=spec.frames, size=spec.size,
-                             dropout=train["dropout"], backbone_options=dict(train.get("backbone_options") or {}))  # fmt: skip
     ckpt_path = model_dir / BEST
+    features = cfg.get("features") if cfg.get("input") == "features" else None
+    if features is not None:  # a head trained on stored features: rebuild the frozen backbone it was featurized with
+        from ..features.heads import frozen_classifier
+
+        model = frozen_classifier(features, num_classes=len(classes), dropout=train["dropout"], where=str(ckpt_path),
+                                  head_norm=train.get("head_norm", "none"))  # fmt: skip
+    else:
+        model = build_classifier(backbone=train["backbone"], num_classes=len(classes), frames=spec.frames, size=spec.size,
+                                 dropout=train["dropout"], backbone_options=dict(train.get("backbone_options") or {}),
+                                 head_norm=train.get("head_norm", "none"))  # fmt: skip
     if not ckpt_path.is_file():
         raise FileNotFoundError(f"{ckpt_path}: not found")
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     try:
-        model.load_state_dict(ckpt["model"])
+        if features is not None:
+            from ..features.heads import load_head
+
+            load_head(model.model, ckpt["model"], str(ckpt_path))
+        else:
+            model.load_state_dict(ckpt["model"])
     except RuntimeError as e:
         raise ValueError(f"{ckpt_path}: does not match the model described in {model_dir / 'config.yaml'}: {e}") from None
     dev = torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")

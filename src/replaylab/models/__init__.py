@@ -13,12 +13,13 @@ Importing the package registers every backbone (see :data:`BACKBONES`).
 
 from __future__ import annotations
 
-from . import compact, csn, torchvision_backbones, videomae  # noqa: F401  (register the backbones)
+from . import compact, csn, i3d, torchvision_backbones, videomae  # noqa: F401  (register the backbones)
 from .checkpoints import CheckpointError, LoadReport, find_checkpoint_file, load_pretrained, read_state_dict
 from .classifier import VideoClassifier, build_classifier, normalisation_of, param_groups, set_finetune_mode
 from .compact import create_compact3d
 from .csn import create_csn
 from .heads import GlobalPool, PoolingHead, RoiHead, global_pool_of
+from .i3d import create_i3d
 from .registry import BACKBONES, BackboneSpec, build_backbone, get_spec, input_constraints, register
 from .videomae import create_videomae
 
@@ -35,6 +36,7 @@ __all__ = [
     "build_classifier",
     "create_compact3d",
     "create_csn",
+    "create_i3d",
     "create_videomae",
     "find_checkpoint_file",
     "get_spec",

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from .heads import PoolingHead
+from .heads import HeadNorm, PoolingHead
 from .registry import Size, build_backbone, get_spec
 
 __all__ = ["FinetuneMode", "VideoClassifier", "build_classifier", "normalisation_of", "param_groups", "set_finetune_mode"]
@@ -28,10 +28,11 @@ class VideoClassifier(nn.Module):
     After :func:`set_finetune_mode` the frozen part of the backbone stays in eval mode (BN statistics and
     dropout fixed) whatever ``train()`` is called with."""
 
-    def __init__(self, backbone: nn.Module, num_classes: int, *, dropout: float = 0.5, backbone_name: str = "") -> None:
+    def __init__(self, backbone: nn.Module, num_classes: int, *, dropout: float = 0.5, backbone_name: str = "",
+                 head_norm: HeadNorm = "none") -> None:  # fmt: skip
         super().__init__()
         self.backbone = backbone
-        self.head = PoolingHead.for_backbone(backbone, num_classes, dropout=dropout)
+        self.head = PoolingHead.for_backbone(backbone, num_classes, dropout=dropout, norm=head_norm)
         self.backbone_name = backbone_name
         self.num_classes = num_classes
         self.finetune_mode: FinetuneMode = "full"
@@ -81,12 +82,13 @@ def build_classifier(
     dropout: float = 0.5,
     pretrained: str | None = None,
     backbone_options: dict[str, Any] | None = None,
+    head_norm: HeadNorm = "none",
 ) -> VideoClassifier:
     """Registered ``backbone`` for ``frames`` x ``size`` clips with a ``num_classes`` head; ``pretrained``:
     a local checkpoint file or directory (see :func:`replaylab.models.checkpoints.load_pretrained`; its
     :class:`LoadReport` is kept as ``model.load_report``)."""
     net = build_backbone(backbone, frames=frames, size=size, **(backbone_options or {}))
-    model = VideoClassifier(net, num_classes, dropout=dropout, backbone_name=backbone)
+    model = VideoClassifier(net, num_classes, dropout=dropout, backbone_name=backbone, head_norm=head_norm)
     if pretrained:
         from .checkpoints import load_pretrained
 
@@ -161,5 +163,5 @@ def param_groups(model: VideoClassifier, *, lr_backbone: float, lr_head: float, 
 
 
 def normalisation_of(name: str) -> str:
-    """The input normalisation (``imagenet`` / ``kinetics`` / ``videomae``) backbone ``name`` expects."""
+    """The input normalisation (``imagenet`` / ``kinetics`` / ``videomae`` / ``inception``) backbone ``name`` expects."""
     return get_spec(name).norm

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import roi_align
 
+HeadNorm = Literal["none", "batchnorm"]
 __all__ = ["POOL_MODES", "GlobalPool", "PoolingHead", "RoiHead", "global_pool_of"]
 
 PoolMode = Literal["mean", "mean+max"]
@@ -75,32 +76,43 @@ def global_pool_of(backbone: nn.Module) -> GlobalPool:
 
 
 class PoolingHead(nn.Linear):
-    """Feature map (B, C, T, H, W) -> ``pool`` -> dropout -> linear -> logits (B, num_classes).
+    """Feature map (B, C, T, H, W) -> ``pool`` -> [``norm``] -> dropout -> linear -> logits (B, num_classes).
+
+    ``norm="batchnorm"`` standardises the pooled features (BatchNorm1d without an affine part: batch
+    statistics while training, running ones in eval) before the linear layer, which pretrained backbones'
+    pooled features need (their channels differ in scale by orders of magnitude); ``"none"``: nothing.
 
     It *is* the linear layer (an ``nn.Linear`` whose ``forward`` pools first), so its parameters are
     ``weight`` / ``bias`` (a classifier's ``head.weight`` / ``head.bias``, as before heads took maps, and the
     key names checkpoint loading maps released heads to); ``in_features`` is the pooled width.
     Built right after the backbone it draws the same random numbers as a plain ``nn.Linear``."""
 
-    def __init__(self, pool: GlobalPool, num_classes: int, *, dropout: float = 0.5) -> None:
+    def __init__(self, pool: GlobalPool, num_classes: int, *, dropout: float = 0.5, norm: HeadNorm = "none") -> None:
+        if norm not in ("none", "batchnorm"):
+            raise ValueError(f"norm must be 'none' or 'batchnorm', got {norm!r}")
         if num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         super().__init__(pool.out_dim, num_classes)
         self.pool = pool
+        self.norm = nn.BatchNorm1d(pool.out_dim, affine=False) if norm == "batchnorm" else nn.Identity()
         self.dropout = nn.Dropout(dropout)
 
     @classmethod
-    def for_backbone(cls, backbone: nn.Module, num_classes: int, *, dropout: float = 0.5) -> PoolingHead:
-        return cls(global_pool_of(backbone), num_classes, dropout=dropout)
+    def for_backbone(cls, backbone: nn.Module, num_classes: int, *, dropout: float = 0.5, norm: HeadNorm = "none") -> PoolingHead:
+        return cls(global_pool_of(backbone), num_classes, dropout=dropout, norm=norm)
+
+    def classify(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Logits of pooled features (B, ``in_features``): norm -> dropout -> linear."""
+        return F.linear(self.dropout(self.norm(pooled)), self.weight, self.bias)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled features (B, ``in_features``) of a map."""
         return self.pool(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return F.linear(self.dropout(self.pool(x)), self.weight, self.bias)
+        return self.classify(self.pool(x))
 
 
 class RoiHead(nn.Module):

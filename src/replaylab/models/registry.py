@@ -48,8 +48,8 @@ __all__ = [
 Size = tuple[int, int]
 Grid = tuple[int, int, int]
 InputCheck = Callable[[int, Size], None]
-Norm = Literal["imagenet", "kinetics", "videomae"]
-NORMS: tuple[str, ...] = ("imagenet", "kinetics", "videomae")
+Norm = Literal["imagenet", "kinetics", "videomae", "inception"]
+NORMS: tuple[str, ...] = ("imagenet", "kinetics", "videomae", "inception")
 
 
 def module_blocks(module: nn.Module) -> list[nn.Module]:

@@ -22,8 +22,10 @@ from .base import ParamsError
 from .base import Section as _Section
 from .data import CacheCommon, SplitCommon
 from .detect import ExportProbsParams
+from .featurize import FeaturizeCommon, FeaturizeTaskParams
 from .filters import PostXgbParams, PreXgbParams
 from .train import EvaluateCommon, TrainCommon
+from .weights import WeightsParams
 from .world import SynthesizeParams
 
 DEFAULT_PATH = "params.yaml"
@@ -45,7 +47,7 @@ _SCHEMA: dict[int, type[_Section]] = {}
 
 def schema() -> type[_Section]:
     """The model of the whole file: the fixed sections plus every registered task's ``cache_clips.<task>``,
-    ``split.<task>``, ``train.<task>`` and ``evaluate.<task>`` (rebuilt when a task registers)."""
+    ``split.<task>``, ``featurize.<task>``, ``train.<task>`` and ``evaluate.<task>`` (rebuilt when a task registers)."""
     version = registry_version()
     if version not in _SCHEMA:
         tasks = all_tasks()
@@ -53,6 +55,7 @@ def schema() -> type[_Section]:
         split = _per_task("SplitParams", SplitCommon, {t.name: t.split_params for t in tasks})
         train = _per_task("TrainParams", TrainCommon, {t.name: t.train_params for t in tasks if t.train_params})
         evaluate = _per_task("EvaluateParams", EvaluateCommon, {t.name: t.evaluate_params for t in tasks if t.evaluate_params})
+        featurize = _per_task("FeaturizeParams", FeaturizeCommon, {t.name: FeaturizeTaskParams for t in tasks})
         _SCHEMA.clear()
         _SCHEMA[version] = create_model(
             "Params",
@@ -61,6 +64,8 @@ def schema() -> type[_Section]:
             synthesize=(SynthesizeParams, SynthesizeParams()),
             cache_clips=(cache, cache()),
             split=(split, split()),
+            weights=(WeightsParams, WeightsParams()),
+            featurize=(featurize, featurize()),
             train=(train, train()),
             pre_xgb=(PreXgbParams, PreXgbParams()),
             export_probs=(ExportProbsParams, ExportProbsParams()),

@@ -20,13 +20,16 @@ class AugmentParams(_Section):
 
 class TrainTaskParams(_Section):
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    input: Literal["video", "features"] = "video"  # features: train the head on featurize@<task>'s store
+    features_model: str | None = None  # input features: the key of featurize.<task>.models to read (null = the first)
+    features_source: Literal["pooled", "map"] = "pooled"  # input features: pooled vectors or the stored maps
     backbone: str = "compact3d"
     backbone_options: dict[str, int | float | str | bool] = Field(default_factory=dict)
     pretrained: str | None = None
     finetune_mode: Literal["full", "frozen", "partial"] = "full"
     partial_blocks: int = Field(1, ge=1, le=100)
     dropout: float = Field(0.3, ge=0.0, lt=1.0)
-    norm: Literal["auto", "imagenet", "kinetics", "videomae", "clip", "none"] = "auto"
+    norm: Literal["auto", "imagenet", "kinetics", "videomae", "inception", "clip", "none"] = "auto"
     epochs: int = Field(30, ge=1, le=10000)
     batch_size: int = Field(16, ge=1, le=4096)
     num_workers: int = Field(1, ge=0, le=64)

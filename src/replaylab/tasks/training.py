@@ -31,13 +31,30 @@ from ..training.distributed import is_main
 from ..training.fingerprint import code_digest, file_digest
 from .registry import TaskSpec, get_task
 
-__all__ = ["ClipData", "Trainable", "TrainContext", "round_metric", "train_config", "train_seed", "train_task", "training_identity"]
+__all__ = [
+    "ClipData",
+    "feature_data",
+    "Trainable",
+    "TrainContext",
+    "round_metric",
+    "train_config",
+    "train_seed",
+    "train_task",
+    "training_identity",
+]
 
 #: Packages whose source defines every trained model (the task's own package is added per task).
 CODE = ("replaylab.models", "replaylab.training", "replaylab.data.dataset", "replaylab.data.augment", "replaylab.tasks.training")
 TIMING_DIR = "logs"  # git-ignored, not a DVC output
 #: ``train.<task>`` keys that change how fast a run goes, not what it learns (not part of the identity).
 NOT_IDENTITY = ("epochs", "threads", "num_workers", "device", "view_chunk")
+#: What a model trained on stored features is also made of.
+FEATURES_CODE = (
+    "replaylab.features.dataset",
+    "replaylab.features.heads",
+    "replaylab.features.store",
+    "replaylab.features.featurize",
+)
 
 
 @dataclass
@@ -68,6 +85,7 @@ class TrainContext:
     norm: str  # the input normalisation in use (resolved from ``norm: auto``)
     out_dir: Path
     live_dir: Path
+    features: dict[str, Any] | None = None  # input features: the store model's identity (``model.json``), else None
 
 
 @dataclass
@@ -127,19 +145,58 @@ def clip_data(spec: TaskSpec, params, cfg, norm: str) -> ClipData:
     )
 
 
+def feature_data(spec: TaskSpec, params, cfg) -> tuple[ClipData, dict[str, Any]]:
+    """``input: features``: the task's splits as :class:`~replaylab.features.dataset.FeatureDataset` over the
+    store model ``features_model`` (default: the first of ``featurize.<task>.models``), and that model's identity."""
+    from ..features.dataset import FeatureDataset
+    from ..features.featurize import check_store_current
+    from ..features.store import FeatureStoreError, ModelStore
+
+    out = spec.outputs(params)
+    store_dir = Path(params.featurize.out_dir) / spec.name
+    fz = getattr(params.featurize, spec.name)
+    key = cfg.features_model or fz.models[0].key
+    model_cfg = next((m for m in fz.models if m.key == key), None)
+    if model_cfg is None:
+        raise FeatureStoreError(f"train.{spec.name}.features_model: {key!r} is not a key of featurize.{spec.name}.models "
+                                f"({', '.join(m.key for m in fz.models)})")  # fmt: skip
+    store = ModelStore.read(store_dir, key, maps=cfg.features_source == "map")
+    meta = read_cache_meta(out.cache)
+    check_store_current(store.info, model_cfg, cache_h5=out.cache, cache_spec=meta["spec"], dtype=fz.dtype, seed=params.seed,
+                        where=store_dir / key)  # fmt: skip
+    train_kw, eval_kw = spec.trainer.dataset_options(cfg)
+
+    def make(name: str, train: bool) -> FeatureDataset:
+        kw = train_kw if train else eval_kw
+        return FeatureDataset(store, out.splits / f"{name}.csv", classes=meta["classes"], train=train, seed=train_seed(params, cfg),
+                              source=cfg.features_source, where=store_dir / key, **kw)  # fmt: skip
+
+    info = {k: v for k, v in store.info.items() if k not in ("shards", "cache_spec", "classes")}
+    info["store"] = str(store_dir)
+    return ClipData(out.cache, out.splits, meta, make("train", True), make("val", False), make("test", False)), info
+
+
 def training_identity(spec: TaskSpec, params, cfg, trainable: Trainable) -> dict[str, Any]:
-    """Everything a trained model was made from: data (content hashes), code (source hash) and config."""
+    """Everything a trained model was made from: data (content hashes), code (source hash) and config; with
+    ``input: features`` also the feature store (index, the model's description and shards)."""
     out = spec.outputs(params)
     config = {k: v for k, v in cfg.model_dump().items() if k not in NOT_IDENTITY}
     inputs = {"cache": file_digest(out.cache)}
     inputs |= {f"split_{name}": file_digest(out.splits / f"{name}.csv") for name in ("train", "val", "test")}
+    code = (*CODE, spec.package)
+    if cfg.input == "features":
+        from ..features.store import store_digest
+
+        key = cfg.features_model or getattr(params.featurize, spec.name).models[0].key
+        inputs["features"] = store_digest(Path(params.featurize.out_dir) / spec.name, key)
+        code += FEATURES_CODE
     return {
         "task": spec.name,
         "seed": train_seed(params, cfg),
         "config": config,
         "model": trainable.identity,
         "inputs": inputs,
-        "code": code_digest(*CODE, spec.package),
+        "code": code_digest(*code),
     }
 
 
@@ -155,17 +212,25 @@ def train_task(task: str, params) -> dict | None:
     torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
     seed = train_seed(params, cfg)
     torch.manual_seed(seed)  # the model's initial weights (the loop reseeds per epoch after this)
-    norm = normalisation_of(cfg.backbone) if cfg.norm == "auto" else cfg.norm
-    data = clip_data(spec, params, cfg, norm)
+    features = None
+    if cfg.input == "features":
+        data, features = feature_data(spec, params, cfg)
+        norm = features["norm"]
+        warn_unused_augment(task, cfg)
+    else:
+        norm = normalisation_of(cfg.backbone) if cfg.norm == "auto" else cfg.norm
+        data = clip_data(spec, params, cfg, norm)
     tcfg = train_config(cfg, seed=seed)
     out = spec.outputs(params)
-    ctx = TrainContext(spec=spec, params=params, cfg=cfg, data=data, tcfg=tcfg, norm=norm, out_dir=out.model, live_dir=out.live)
+    ctx = TrainContext(spec=spec, params=params, cfg=cfg, data=data, tcfg=tcfg, norm=norm, out_dir=out.model, live_dir=out.live,
+                       features=features)  # fmt: skip
     trainable = spec.trainer.build(ctx)
     identity = training_identity(spec, params, cfg, trainable)
     check_monitor(task, tcfg.monitor, trainable.adapter)  # before anything of a previous run is touched
     if is_main():
         resolved = {"task": task, "seed": seed, "train": cfg.model_dump(), "cache_spec": data.spec,
-                    "normalisation": norm, **trainable.resolved, "train_config": asdict(tcfg)}  # fmt: skip
+                    "normalisation": norm, "input": cfg.input, **({"features": features} if features else {}),
+                    **trainable.resolved, "train_config": asdict(tcfg)}  # fmt: skip
         write_text(out.model / "config.yaml", to_yaml(resolved))
     result = fit(model=trainable.model, task=trainable.adapter, train_set=data.train, val_set=data.val, cfg=tcfg,
                  out_dir=out.model, live_dir=out.live, param_groups=trainable.param_groups,
@@ -175,7 +240,8 @@ def train_task(task: str, params) -> dict | None:
         return None
     load_best(trainable.model, out.model)  # the selected checkpoint, scored once on the test split by the task
     summary = {
-        "backbone": cfg.backbone,
+        "backbone": features["backbone"] if features else cfg.backbone,
+        "input": cfg.input,
         **trainable.summary,
         "parameters": sum(p.numel() for p in trainable.model.parameters()),
         "best_epoch": result.best_epoch,
@@ -188,6 +254,17 @@ def train_task(task: str, params) -> dict | None:
 def timing_path(task: str) -> Path:
     """Epoch times and throughput of the last ``train@<task>`` (wall-clock figures stay out of DVC outputs)."""
     return Path(TIMING_DIR) / f"train_{task}_timing.csv"
+
+
+def warn_unused_augment(task: str, cfg) -> None:
+    """Stored features are fixed: augmentation settings have no effect in features mode (said once in the log)."""
+    import logging
+
+    active = {k: v for k, v in cfg.augment.model_dump().items() if v}
+    if active:
+        logging.getLogger("replaylab.training").warning(
+            "train.%s.input: features: the stored features are not augmented (train.%s.augment %s is not applied)",
+            task, task, ", ".join(f"{k}={v}" for k, v in active.items()))  # fmt: skip
 
 
 def check_monitor(task: str, monitor: str, adapter: Any) -> None:

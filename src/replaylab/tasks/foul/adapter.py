@@ -31,6 +31,10 @@ EVAL_SPLITS = ("val", "test")
 
 
 def _views(batch: dict, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    if "video" not in batch:  # training from the feature store: per-view features (B, V, ...) + view_mask
+        feats = batch["features"].to(device, non_blocking=True)
+        mask = batch.get("view_mask")
+        return (feats.unsqueeze(1), None) if mask is None else (feats, mask.to(device))
     video = batch["video"].to(device, non_blocking=True)
     if video.ndim == 5:  # a single-view cache: one view per action
         return video.unsqueeze(1), None

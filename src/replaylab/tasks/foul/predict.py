@@ -74,8 +74,17 @@ def predict_fouls(data_dir: str | os.PathLike, model_path: str | os.PathLike, ou
                     crop_px=cache["crop_px"], views=max(views, 2), outside=cache.get("outside", "skip"))  # fmt: skip
     index = load_mvfoul_actions(data_dir, center_frame=center_frame if center_frame is not None else int(inputs["center_frame"]),
                                 fps=source_fps or float(inputs["source_fps"]), max_views=views)  # fmt: skip
-    model = build_multiview(**arch, view_chunk=view_chunk)
-    model.load_state_dict(state)
+    if "features" in inputs:  # heads trained on stored features: back onto the frozen backbone they were made with
+        from ...features.heads import frozen_multiview, load_head
+
+        try:
+            model = frozen_multiview(inputs["features"], arch, view_chunk=view_chunk, where=str(model_path))
+            load_head(model.model, state, str(model_path))
+        except (ValueError, OSError) as e:
+            raise ModelFileError(str(e)) from None
+    else:
+        model = build_multiview(**arch, view_chunk=view_chunk)
+        model.load_state_dict(state)
     model.eval()
     predicted: dict[str, tuple[int, int]] = {}
     with tempfile.TemporaryDirectory(prefix="predict-fouls-") as tmp:

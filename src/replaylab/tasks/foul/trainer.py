@@ -21,10 +21,16 @@ from ..training import Trainable, TrainContext, round_metric
 from .adapter import PREDICTIONS_DIR, TARGET_KEY, FoulTask, check_one_official_split, predicted_document
 
 
-def model_spec(cfg, spec: dict) -> dict[str, Any]:
-    """Everything :func:`replaylab.models.build_multiview` needs to rebuild the trained network."""
-    return {"backbone": cfg.backbone, "backbone_options": dict(cfg.backbone_options), "aggregation": cfg.aggregation,
-            "hidden": cfg.hidden, "dropout": cfg.dropout, "frames": int(spec["frames"]), "size": list(spec["size"])}  # fmt: skip
+def model_spec(cfg, spec: dict, *, features: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything :func:`replaylab.models.build_multiview` needs to rebuild the trained network (with
+    ``features``, a feature-store model's identity: its frozen backbone at its input size)."""
+    if features is not None:
+        backbone, options = features["backbone"], dict(features["backbone_options"])
+        frames, size = int(features["frames"]), list(features["size"])
+    else:
+        backbone, options, frames, size = cfg.backbone, dict(cfg.backbone_options), int(spec["frames"]), list(spec["size"])
+    return {"backbone": backbone, "backbone_options": options, "aggregation": cfg.aggregation, "hidden": cfg.hidden,
+            "dropout": cfg.dropout, "frames": frames, "size": size}  # fmt: skip
 
 
 class FoulTrainer:
@@ -40,9 +46,15 @@ class FoulTrainer:
             raise SystemExit(f"train@{task}: {data.cache} has classes {data.meta['classes']}, expected the MVFoul action classes")
         for name, ds in (("val", data.val), ("test", data.test)):
             check_one_official_split(ds, name)
-        arch = model_spec(cfg, data.spec)
-        model = build_multiview(**arch, view_chunk=cfg.view_chunk, pretrained=cfg.pretrained)
-        set_finetune_mode(model, mode=cfg.finetune_mode, partial_blocks=cfg.partial_blocks)
+        feats = ctx.features
+        arch = model_spec(cfg, data.spec, features=feats)
+        if feats is None:
+            model = build_multiview(**arch, view_chunk=cfg.view_chunk, pretrained=cfg.pretrained)
+            set_finetune_mode(model, mode=cfg.finetune_mode, partial_blocks=cfg.partial_blocks)
+        else:  # the frozen backbone of the feature store; only the view aggregation and heads train
+            from ...features.heads import PooledMultiView
+
+            model = PooledMultiView(build_multiview(**arch).head)  # the same initial head as in video mode
         tcfg = ctx.tcfg
         groups = param_groups(model, lr_backbone=tcfg.lr_backbone, lr_head=tcfg.lr_head, weight_decay=tcfg.weight_decay)
         action_counts = np.bincount(data.train.labels, minlength=len(ACTION_CLASSES)).tolist()
@@ -52,6 +64,8 @@ class FoulTrainer:
                            action_weight=cfg.action_loss_weight, offence_weight=cfg.offence_loss_weight)  # fmt: skip
         source = getattr(ctx.params.cache_clips, task).source
         inputs = {"cache": data.spec, "norm": ctx.norm, "center_frame": source.center_frame, "source_fps": source.source_fps}
+        if feats is not None:  # `replaylab predict-fouls` rebuilds the frozen backbone from this, then loads the heads
+            inputs["features"] = feats
         classes = {"action": ACTION_CLASSES, "offence_severity": OFFENCE_SEVERITY_CLASSES}
         # best.pt carries the identity, so `replaylab predict-fouls` can rebuild the model and its input from it
         return Trainable(model=model, adapter=adapter, param_groups=groups, class_counts=action_counts,

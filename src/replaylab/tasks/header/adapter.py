@@ -20,6 +20,11 @@ from ...io import write_csv
 CLASSES = ("no_header", "header")
 
 
+def inputs_of(batch: dict) -> torch.Tensor:
+    """What the model takes: the clips (``video``) or, training from the feature store, the ``features``."""
+    return batch["video"] if "video" in batch else batch["features"]
+
+
 class HeaderTask:
     """TaskAdapter for the header clip classifier.
 
@@ -42,7 +47,7 @@ class HeaderTask:
         return int(batch["label"].shape[0])
 
     def training_loss(self, model: torch.nn.Module, batch: dict, device: torch.device) -> torch.Tensor:
-        logits = model(batch["video"].to(device, non_blocking=True))
+        logits = model(inputs_of(batch).to(device, non_blocking=True))
         target = self.train_targets[batch["index"]] if self.train_targets is not None else batch["label"]
         return self.loss(logits.float(), target.to(device))
 
@@ -56,7 +61,7 @@ class HeaderTask:
         rows: list[dict] = []
         total, n = 0.0, 0
         for batch in loader:
-            logits = model(batch["video"].to(device)).float()
+            logits = model(inputs_of(batch).to(device)).float()
             labels = batch["label"].to(device)
             p_header = torch.softmax(logits, 1)[:, self.positive].clamp(1e-7, 1 - 1e-7)
             total += float(F.binary_cross_entropy(p_header, labels.float(), reduction="sum"))

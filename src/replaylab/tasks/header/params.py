@@ -20,6 +20,7 @@ class HeaderCacheParams(ClipParams):
 
 class HeaderTrainParams(TrainTaskParams):
     targets: Literal["binary", "event_types"] = "event_types"
+    head_norm: Literal["none", "batchnorm"] = "none"  # batchnorm: standardise the pooled features before the linear layer
 
 
 SPLIT_DEFAULT = SplitTaskParams()

@@ -59,11 +59,20 @@ class HeaderTrainer:
             positive = kinds.index("header")
         else:
             targets, kinds, positive = None, list(data.meta["classes"]), 1
-        spec = data.spec
-        arch = {"backbone": cfg.backbone, "num_classes": len(kinds), "frames": spec["frames"], "size": list(spec["size"]),
-                "dropout": cfg.dropout, "backbone_options": dict(cfg.backbone_options)}  # fmt: skip
-        model = build_classifier(**{**arch, "size": tuple(arch["size"])}, pretrained=cfg.pretrained)
-        set_finetune_mode(model, mode=cfg.finetune_mode, partial_blocks=cfg.partial_blocks)
+        spec, feats = data.spec, ctx.features
+        if feats is None:
+            arch = {"backbone": cfg.backbone, "num_classes": len(kinds), "frames": spec["frames"], "size": list(spec["size"]),
+                    "dropout": cfg.dropout, "backbone_options": dict(cfg.backbone_options), "head_norm": cfg.head_norm}  # fmt: skip
+            model = build_classifier(**{**arch, "size": tuple(arch["size"])}, pretrained=cfg.pretrained)
+            set_finetune_mode(model, mode=cfg.finetune_mode, partial_blocks=cfg.partial_blocks)
+        else:  # the frozen backbone of the feature store; only the head trains, on the stored features
+            from ...features.heads import PooledClassifier
+
+            arch = {"backbone": feats["backbone"], "num_classes": len(kinds), "frames": feats["frames"],
+                    "size": list(feats["size"]), "dropout": cfg.dropout, "backbone_options": dict(feats["backbone_options"]),
+                    "head_norm": cfg.head_norm}  # fmt: skip
+            full = build_classifier(**{**arch, "size": tuple(arch["size"])})  # the same initial head as in video mode
+            model = PooledClassifier(full.head)
         tcfg = ctx.tcfg
         groups = param_groups(model, lr_backbone=tcfg.lr_backbone, lr_head=tcfg.lr_head, weight_decay=tcfg.weight_decay)
         train_labels = targets.numpy() if targets is not None else data.train.labels
@@ -73,7 +82,8 @@ class HeaderTrainer:
         )
         crop = crop_settings(getattr(ctx.params.cache_clips, task).source)
         return Trainable(model=model, adapter=adapter, param_groups=groups, class_counts=counts,
-                         identity={"architecture": arch, "classes": kinds, "normalisation": ctx.norm, "crop": crop},
+                         identity={"architecture": arch, "classes": kinds, "normalisation": ctx.norm, "crop": crop,
+                                   **({"features": feats} if feats else {})},
                          resolved={"classes": kinds, "crop": crop})  # fmt: skip
 
     def finish(self, ctx: TrainContext, trainable: Trainable, result) -> dict[str, Any]:
