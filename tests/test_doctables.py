@@ -296,3 +296,19 @@ def test_repository_docs_agree_with_metrics():
     assert report.problems == [], "\n".join(report.problems) + "\nrun: replaylab docs --write"
     readme_blocks = [b.name for b in find_blocks((REPO / "README.md").read_text(encoding="utf-8"))]
     assert "results" in readme_blocks
+
+
+def test_pretrained_vs_scratch_puts_the_baseline_next_to_the_run(tmp_path):
+    _small_run(tmp_path)
+    run = {n: json.loads((tmp_path / "metrics" / f"{n}.json").read_text()) for n in ("train_header", "eval_header", "eval_foul")}
+    run["eval_foul"]["test"]["leaderboard_value"] = 23.69
+    run["eval_header"]["test"]["cnn"] = {"f1": 0.4}
+    baseline = {"rev": "139c3450fe0123", "metrics": run}
+    (tmp_path / "benchmarks" / "results" / "baseline_from_scratch.json").write_text(json.dumps(baseline))
+    r = render_table("pretrained_vs_scratch", load_sources(tmp_path))
+    lines = r.text.splitlines()
+    assert "| foul: leaderboard value, test (%) | 23.7 | 27.5 | 26.8 (23.0–30.0) |" in lines
+    assert "(from scratch: the committed run of `139c3450fe`" in r.text
+    # the run itself has no dense CNN pass: reported missing, the baseline's value still shown
+    assert lines[6].startswith("| header: CNN alone (dense), test F1 | 0.400 | — |")
+    assert "metrics/eval_header.json has no test.cnn" in r.missing

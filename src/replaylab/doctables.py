@@ -289,6 +289,59 @@ def _seed_spread(c: Ctx) -> str:
     return md_table(["task", "metric"] + [f"seed {s}" for s in seeds], rows) + "\n\n" + note
 
 
+_VS_ROWS = (
+    ("header clip classifier: val AUROC", prob, "train_header", ("val", "auroc")),
+    ("header clip classifier: val AP", prob, "train_header", ("val", "ap")),
+    ("header clip classifier: test AUROC", prob, "train_header", ("test", "auroc")),
+    ("header clip classifier: test AP", prob, "train_header", ("test", "ap")),
+    ("header: CNN alone (dense), test F1", prob, "eval_header", ("test", "cnn", "f1")),
+    ("header: full pipeline, test F1", prob, "eval_header", ("test", "full", "f1")),
+    ("foul: leaderboard value, val (%)", pct, "eval_foul", ("val", "leaderboard_value")),
+    ("foul: leaderboard value, test (%)", pct, "eval_foul", ("test", "leaderboard_value")),
+)
+
+
+@_table("pretrained_vs_scratch", "the default run (pretrained I3D features) against the from-scratch baseline run")
+def _pretrained_vs_scratch(c: Ctx) -> str:
+    base = "bench/baseline_from_scratch"
+    rows = [
+        [label, c.cell(fmt, base, "metrics", source, *keys), c.cell(fmt, source, *keys), spread(c, fmt, source, *keys)]
+        for label, fmt, source, keys in _VS_ROWS
+    ]
+    n = _n_seeds(c)
+    head = ["metric", "from scratch (`compact3d`, video)", "I3D features (default)", f"I3D features, {n} seeds: mean (min–max)"]
+    rev = c.cell(lambda v: str(v)[:10], base, "rev")
+    return (
+        md_table(head, rows)
+        + f"\n\n(from scratch: the committed run of `{rev}`, `benchmarks/results/baseline_from_scratch.json`)"
+    )
+
+
+@_table("bench_i3d_speed", "benchmarks/i3d_kinetics.py: I3D forward speed per input size and endpoint")
+def _bench_i3d_speed(c: Ctx) -> str:
+    src = "bench/i3d_kinetics"
+    rows = []
+    for i, _ in enumerate(c.get(src, "speed") or []):
+        rows.append([c.cell(text, src, "speed", i, "input"), f"`{c.cell(text, src, 'speed', i, 'endpoint')}`",
+                     c.cell(shape, src, "speed", i, "map"), c.cell(rate, src, "speed", i, "clips_per_s")])  # fmt: skip
+    load = c.get(src, "load_average")
+    note = (f"(batch {c.cell(text, src, 'batch')}, {c.cell(text, src, 'threads')} threads, {c.cell(text, src, 'machine')}, "
+            f"{c.cell(text, src, 'cpus')} cores, torch {c.cell(text, src, 'torch')}; load average at start "
+            f"{load[0] if isinstance(load, list) and load else MISSING})")  # fmt: skip
+    return md_table(["input (T x H x W)", "endpoint", "map (C x T x H x W)", "clips/s"], rows) + "\n\n" + note
+
+
+@_table("bench_i3d_top5", "benchmarks/i3d_kinetics.py: the Kinetics-400 top-5 of the real weights on rendered clips")
+def _bench_i3d_top5(c: Ctx) -> str:
+    src = "bench/i3d_kinetics"
+    rows = []
+    for i, _ in enumerate(c.get(src, "top5") or []):
+        top = c.get(src, "top5", i, "top5") or []
+        rows.append([f"`{c.cell(text, src, 'top5', i, 'video')}`", c.cell(count, src, "top5", i, "frames"),
+                     "; ".join(f"{t['class']} {float(t['p']):.2f}" for t in top)])  # fmt: skip
+    return md_table(["clip", "frames", "top-5 Kinetics-400 classes (softmax p)"], rows)
+
+
 @_table("header_classifier", "train@header: the clip classifier on val and test")
 def _header_classifier(c: Ctx) -> str:
     splits = ("val", "test")
@@ -317,13 +370,14 @@ def _train_runs(c: Ctx) -> str:
             [
                 f"`{task}`",
                 c.cell(text, src, "backbone"),
+                c.cell(text, src, "input", expected=False),
                 c.cell(mega, src, "parameters"),
                 c.cell(count, src, "best_epoch"),
                 c.cell(count, src, "epochs_run"),
                 c.cell(lambda v: "yes" if v else "no", src, "stopped_early"),
             ]
         )
-    return md_table(["task", "backbone", "parameters", "best epoch", "epochs run", "stopped early"], rows)
+    return md_table(["task", "backbone", "input", "trained parameters", "best epoch", "epochs run", "stopped early"], rows)
 
 
 @_table("header_prefilter", "pre_xgb: the tracking pre-filter (cv = train + val out-of-fold)")
