@@ -18,6 +18,12 @@ from replaylab.training.distributed import detect  # noqa: E402
 def main(task: str) -> None:
     summary = featurize_task(task, P.load())
     if detect().is_main:  # torchrun: rank 0 writes the metrics (the process group is gone by now)
+        # wall-clock figures stay out of the DVC-tracked metrics (same params -> same bytes): logs/ is untracked
+        # and so do the counts of what this run computed vs. reused (they depend on what was there before)
+        timing = {k: summary.pop(k) for k in ("seconds", "clips_per_s", "computed_clips") if k in summary}
+        timing["models"] = {key: {k: m.pop(k) for k in ("computed_shards", "reused_shards") if k in m}
+                            for key, m in summary.get("models", {}).items()}  # fmt: skip
+        write_json(f"logs/featurize_{task}_timing.json", timing)
         write_json(f"metrics/featurize_{task}.json", summary)
 
 

@@ -169,6 +169,10 @@ def test_repro_runs_synthesize_then_is_a_noop(project):
     record = json.loads((project / "models/pretrained/i3d_k400.json").read_text())
     assert record["output"]["tensors"] > 200  # the user's file, checked against the I3D's keys and shapes, copied as is
     assert "Running stage 'featurize@foul'" in first.stdout
+    featurized = json.loads((project / "metrics/featurize_foul.json").read_text())
+    assert featurized["samples"] > 0 and "seconds" not in featurized and "clips_per_s" not in featurized  # no wall clock
+    assert "computed_shards" not in str(featurized)  # nor what this run happened to reuse
+    assert "seconds" in json.loads((project / "logs/featurize_foul_timing.json").read_text())
     assert "input: features" in (project / "models/foul/config.yaml").read_text()  # foul's head on the feature store
     assert (project / "dvc.lock").is_file()
     stamp = (project / "data/raw/synthetic/manifest.json").stat().st_mtime_ns
