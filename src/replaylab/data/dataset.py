@@ -25,6 +25,15 @@ from .cache import read_cache_meta
 from .samples import AdapterError, SampleIndex, read_csv
 
 
+def check_target_keys(index: SampleIndex, keys: Sequence[str], where: str | os.PathLike) -> None:
+    """Every sample of ``index`` has an integer meta field for each of ``keys`` (extra targets, e.g. foul's
+    offence-severity); else an error naming the split file and the first sample without it."""
+    for k in keys:
+        bad = next((s.sample_id for s in index.samples if not isinstance(s.meta.get(k), int)), None)
+        if bad is not None:
+            raise AdapterError(f"{where}: sample {bad} has no integer meta field {k!r}")
+
+
 class ClipDataset(Dataset):
     def __init__(
         self,
@@ -59,10 +68,7 @@ class ClipDataset(Dataset):
         self.augment_cfg = augment_cfg if train else None
         self.views = views if (train and self.multi_view) else None
         self.target_keys = tuple(target_keys)
-        for k in self.target_keys:
-            bad = next((s.sample_id for s in self.index.samples if not isinstance(s.meta.get(k), int)), None)
-            if bad is not None:
-                raise AdapterError(f"{split_csv}: sample {bad} has no integer meta field {k!r}")
+        check_target_keys(self.index, self.target_keys, split_csv)
         self.seed = seed
         self.epoch = 0
         self._h5 = None

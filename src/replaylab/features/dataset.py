@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..data.dataset import check_target_keys
 from ..data.samples import AdapterError, SampleIndex, read_csv
 from .store import FeatureStoreError, ModelStore, index_path
 
@@ -57,10 +58,7 @@ class FeatureDataset(Dataset):
         self.train = train
         self.views = views if (train and self.multi_view) else None
         self.target_keys = tuple(target_keys)
-        for k in self.target_keys:
-            bad = next((s.sample_id for s in self.index.samples if not isinstance(s.meta.get(k), int)), None)
-            if bad is not None:
-                raise AdapterError(f"{split_csv}: sample {bad} has no integer meta field {k!r}")
+        check_target_keys(self.index, self.target_keys, split_csv)
         self.seed = seed
         self.epoch = 0
 

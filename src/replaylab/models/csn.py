@@ -22,7 +22,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .parts import BlockGroup, init_conv_bn
+from .parts import BlockGroup, freeze_batchnorm, init_conv_bn
 from .registry import BackboneSpec, Grid, Size, input_constraints, register, strided_grid
 
 __all__ = ["STAGE_BLOCKS", "CSNBottleneck", "ConvBN", "ResNet3dCSN", "create_csn"]
@@ -140,9 +140,7 @@ class ResNet3dCSN(nn.Module):
         """With ``bn_frozen`` every BN layer stays in eval mode (running statistics fixed)."""
         super().train(mode)
         if self.bn_frozen:
-            for m in self.modules():
-                if isinstance(m, nn.BatchNorm3d):
-                    m.eval()
+            freeze_batchnorm(self)
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

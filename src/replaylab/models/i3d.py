@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .parts import BlockGroup
+from .parts import BlockGroup, freeze_batchnorm
 from .registry import BackboneSpec, Grid, Size, input_constraints, register, strided_grid
 
 __all__ = ["ENDPOINTS", "InceptionI3d", "MaxPool3dSame", "Unit3D", "create_i3d", "same_padding"]
@@ -209,9 +209,7 @@ class InceptionI3d(nn.Module):
         """With ``bn_frozen`` every BN layer stays in eval mode (running statistics fixed)."""
         super().train(mode)
         if self.bn_frozen:
-            for m in self.modules():
-                if isinstance(m, nn.BatchNorm3d):
-                    m.eval()
+            freeze_batchnorm(self)
         return self
 
     def _stem(self, x: torch.Tensor) -> torch.Tensor:

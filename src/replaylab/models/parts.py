@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-__all__ = ["BlockGroup", "init_conv_bn"]
+__all__ = ["BlockGroup", "freeze_batchnorm", "init_conv_bn"]
 
 
 class BlockGroup(nn.Module):
@@ -31,3 +31,11 @@ def init_conv_bn(module: nn.Module) -> None:
         elif isinstance(m, nn.BatchNorm3d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+
+
+def freeze_batchnorm(module: nn.Module) -> None:
+    """Every BatchNorm3d of ``module`` to eval mode (running statistics fixed): ``bn_frozen`` backbones call it
+    from ``train()``."""
+    for m in module.modules():
+        if isinstance(m, nn.BatchNorm3d):
+            m.eval()
