@@ -209,3 +209,16 @@ def test_bad_arguments_and_missing_tokens_are_named():
         _model("serial", ("P",))(torch.randn(3, 5), bi[:3])
     with pytest.raises(ValueError, match="context has 2 clips"):
         _model("serial", ("O",))(actors, bi + 1, context=extra["context"])
+
+
+def test_reads_a_memory_bank_gather():
+    from replaylab.features.memory import MemoryBank
+
+    g = torch.Generator().manual_seed(4)
+    features = {("v", t): torch.randn(2, D, generator=g).numpy() for t in range(0, 8)}
+    bank = MemoryBank(features, span_s=4, max_per_sec=2, stride_s=2)
+    mem = bank.gather([("v", 3), ("v", 4)], [2, 1])
+    model = _model("dense", ("P", "M", "P", "M"), memory_length=bank.steps)
+    actors, bi = torch.randn(3, D, generator=g), torch.tensor([0, 0, 1])
+    out = model(actors, bi, memory=mem.tokens, memory_mask=mem.mask, memory_offsets=mem.offsets)
+    assert out.shape == (3, D) and torch.isfinite(out).all()

@@ -188,7 +188,8 @@ class IAStructure(nn.Module):
     ``memory_offsets`` are the tokens' time offsets in memory steps (``MemoryBank.gather``'s ``offsets``),
     needed when ``memory_length`` is set and ``temporal_position`` is on: offsets in ``-memory_length ..
     memory_length`` pick one of ``2 * memory_length + 1`` learned embeddings (AlphAction's ``LENGTH``
-    before / after, symmetric here)."""
+    before / after, symmetric here; with a :class:`~replaylab.features.memory.MemoryBank` pass its ``steps``).
+    ``memory_length=None`` or ``temporal_position=False``: no temporal position, offsets not needed."""
 
     def __init__(
         self,
