@@ -244,6 +244,14 @@ def test_bad_files(tmp_path):
     assert "no annotated keyframes" in _error(root, proposals=False)
 
 
+def test_low_score_proposal_is_still_checked_and_keyframe_s_range(tmp_path):
+    root = _write_coco(tmp_path)
+    (root / "boxes" / "train_person_bbox.json").write_text(json.dumps([{"image_id": 100, "bbox": [1, 1, 0, 5], "score": 0.01}]))
+    assert "entry 0: bbox" in _error(root, min_proposal_score=0.5)
+    with pytest.raises(AdapterError, match="keyframe_s must be"):
+        load_ava_coco(root, keyframe_s=-1.0)
+
+
 def test_alphaction_form_needs_the_label_map(tmp_path):
     root = _write_coco(tmp_path, alphaction=True)
     assert "action id 3 is not in the categories" in _error(root) and "label_map=" in _error(root)
@@ -278,6 +286,15 @@ def test_clip_symlink_out_of_the_root(tmp_path):
     clip.symlink_to(tmp_path / "outside.mp4")
     with pytest.raises(AdapterError, match=r"images\[0\] .* leads through a symlink to .*outside.mp4"):
         load_ava_coco(root, keyframe_s=0.0)
+
+
+def test_params_schema(tmp_path):
+    src = {"format": "ava_coco", "root": "x", "clips_dir": "clips/{split}", "keyframe_s": 0.0, "label_map": "m.pbtxt"}
+    cfg = P.validate({"cache_clips": {"actions": {"source": src}}}).cache_clips.actions
+    assert type(cfg.source).__name__ == "AvaCocoSource" and cfg.source.splits == ["train", "val"]
+    with pytest.raises(P.ParamsError, match="timestamp_offset"):  # an `ava` key is refused for ava_coco
+        P.validate({"cache_clips": {"actions": {"source": {**src, "timestamp_offset": 900.0}}}})
+    assert type(P.validate({}).cache_clips.actions.source).__name__ == "AvaSource"  # the default stays AVA
 
 
 # ---- params -> index -> clip cache -> official split, as cache_clips@actions and split@actions run them

@@ -215,6 +215,8 @@ def load_ava_coco(
     box where the file has person ids (as :func:`~replaylab.data.adapters.ava.load_ava` merges CSV rows),
     else the same pixel ``bbox``. Without person ids, ``person_ids`` number the boxes 0.. in box order.
     """
+    if keyframe_s is not None and not (math.isfinite(keyframe_s) and keyframe_s >= 0):
+        raise AdapterError(f"keyframe_s must be a finite number of seconds >= 0, got {keyframe_s!r}")
     root = Path(root)
     ann = _resolve(root, annotations_dir)
     ann_path = _resolve(ann, ann_file or f"{split}.json")
@@ -248,8 +250,6 @@ def load_ava_coco(
             raise AdapterError(f"{where}: image_id {iid!r} is not an image of {ann_path}")
         return img
 
-    if keyframe_s is not None and not (math.isfinite(keyframe_s) and keyframe_s >= 0):
-        raise AdapterError(f"keyframe_s must be a finite number of seconds >= 0, got {keyframe_s!r}")
     # id(image) -> {(person_id or None, pixel bbox): (normalised box, action ids)}
     people: dict[int, dict[tuple[Any, tuple], tuple[tuple[float, ...], set[int]]]] = {}
     with_pid = None
@@ -311,9 +311,9 @@ def load_ava_coco(
                 score = e.get("score", 1.0)
                 if not _number(score):
                     raise AdapterError(f"{where}: score {score!r} is not a number")
+                box = _box(e.get("bbox"), img.width, img.height, where)  # checked whatever the score
                 if score >= min_proposal_score:
-                    props.setdefault(id(img), []).append([*_box(e.get("bbox"), img.width, img.height, where),
-                                                          round(float(score), 6)])  # fmt: skip
+                    props.setdefault(id(img), []).append([*box, round(float(score), 6)])
         elif proposals is True:
             raise AdapterError(f"{p_path}: person-box file not found")
 
