@@ -1,7 +1,7 @@
 """From a task's ``cache_clips.<task>.source`` params to one SampleIndex, through the format adapters.
 
-Datasets that come with official splits (SoccerNet-MVFoul train / valid / test, AVA train / val, the
-UCF101 and HMDB51 split lists) are read whole; each sample records its official split in
+Datasets that come with official splits (SoccerNet-MVFoul train / valid / test, AVA train / val in either
+layout, the UCF101 and HMDB51 split lists) are read whole; each sample records its official split in
 ``meta["official_split"]`` as ``train``, ``val`` or ``test`` so the split stage can keep it.
 AVA's ``val`` set is the benchmark's held-out set and maps to ``test``.
 """
@@ -99,6 +99,19 @@ def _ava(src, root: Path, *, seed: int, margin_s: float, tally=None) -> SampleIn
         )
         parts.append((idx, AVA_SPLIT[split], split))
     return _merge(parts, f"ava:{root}", root)
+
+
+@register_source("ava_coco")
+def _ava_coco(src, root: Path, *, seed: int, margin_s: float, tally=None) -> SampleIndex:
+    parts = []
+    for split in src.splits:
+        idx = load_index(
+            "ava_coco", root, split=split, annotations_dir=src.annotations_dir, boxes_dir=src.boxes_dir,
+            clips_dir=src.clips_dir, label_map=src.label_map, min_proposal_score=src.min_proposal_score,
+            keyframe_s=src.keyframe_s,
+        )  # fmt: skip
+        parts.append((idx, AVA_SPLIT[split], split))
+    return _merge(parts, f"ava_coco:{root}", root)
 
 
 def _split_lists(src, root: Path, *, seed: int, margin_s: float, tally=None) -> SampleIndex:

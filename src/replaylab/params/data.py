@@ -46,6 +46,18 @@ class AvaSource(_Section):
     min_proposal_score: float = Field(0.0, ge=0.0, le=1.0)
 
 
+class AvaCocoSource(_Section):
+    format: Literal["ava_coco"]
+    root: str = "data/raw/synthetic/ava_coco"
+    splits: list[Literal["train", "val"]] = Field(default_factory=lambda: ["train", "val"], min_length=1)
+    annotations_dir: str = "annotations"  # <split>.json
+    boxes_dir: str = "boxes"  # <split>_person_bbox.json (optional)
+    clips_dir: str = "clips"  # <video_id>/<timestamp>.mp4; "{split}" is replaced by the split name
+    label_map: str | None = None  # AVA pbtxt naming action ids when `categories` are not the actions (AlphAction's)
+    min_proposal_score: float = Field(0.0, ge=0.0, le=1.0)
+    keyframe_s: float | None = Field(None, ge=0.0, le=3600.0)  # keyframe time in its clip; None = the middle frame
+
+
 class Ucf101Source(_Section):
     format: Literal["ucf101"]
     root: str = "data/raw/synthetic/ucf101"

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from ..samples import AdapterError, SampleIndex
 from .ava import load_ava
+from .ava_coco import load_ava_coco
 from .header_csv import load_header_csv
 from .matches import load_matches
 from .mvfoul import load_mvfoul
@@ -24,6 +25,7 @@ from .ucf101 import load_hmdb51, load_ucf101
 ADAPTERS: dict[str, Callable[..., SampleIndex]] = {
     "mvfoul": load_mvfoul,
     "ava": load_ava,
+    "ava_coco": load_ava_coco,  # AlphAction / custom-data COCO-style json + person-box json + per-keyframe clips
     "ucf101": load_ucf101,
     "hmdb51": load_hmdb51,
     "header_csv": load_header_csv,

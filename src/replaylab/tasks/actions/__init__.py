@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
-from ...params.data import AvaSource, ClipParams, SplitTaskParams
+from ...params.data import AvaCocoSource, AvaSource, ClipParams, SplitTaskParams
 from ..registry import TaskSpec, register_task
 
 
 class ActionsCacheParams(ClipParams):
-    source: AvaSource = AvaSource(format="ava")
+    source: Annotated[AvaSource | AvaCocoSource, Field(discriminator="format")] = AvaSource(format="ava")
     stride: int = Field(2, ge=1, le=100)
     size: list[int] = Field(default_factory=lambda: [96, 160], min_length=2, max_length=2)
 
