@@ -51,10 +51,11 @@ see below). A malformed row raises :class:`~replaylab.data.samples.AdapterError`
    NaN and is left out: mAP is the mean over the classes with ground truth (``numpy.nanmean``).
 
 **Ties.** Where scores of one class tie and their detections mix true and false positives, the AP depends
-on the order inside the tie, which the official code leaves to numpy's unstable ``argsort`` (with AVX-512
-or AVX2 numpy >= 1.25 sorts arrays of more than 16 elements with a SIMD network). :func:`frame_map` builds the
-same array in the same order and makes the same call, so it equals the official script run with the same
-numpy; across numpy builds such a class may differ, in the official script as here.
+on the order inside the tie, which the official code leaves to numpy's unstable default ``argsort``, and
+that order differs between numpy builds: on the parity fixture's score-grid sets the official evaluator
+gave per-class APs up to 0.076 apart (mAP up to 0.033) under numpy 1.23.5 and 2.4.6 on one machine.
+:func:`frame_map` builds the same array in the same order and makes the same call, so it equals the
+official script run with the same numpy. Write scores with enough decimals to keep ties rare.
 
 **mmaction2 differs.** ``mmaction/evaluation/functional/ava_utils.py`` (mmaction2 1.x, ``ava_eval``) has
 no 50-per-keyframe cap, ignores detections on keyframes without ground truth, keeps zero-area detections,
