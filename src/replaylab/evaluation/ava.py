@@ -34,7 +34,8 @@ see below). A malformed row raises :class:`~replaylab.data.samples.AdapterError`
    them instead (the AVA v2.0 script dropped keyframes absent from the ground-truth file; mmaction2's
    ``ignore_empty_frames=True`` drops them too).
 5. Detection boxes with ``x2 <= x1`` or ``y2 <= y1`` are removed (after the cap, so they used a slot);
-   ground-truth boxes must have ``x1 <= x2`` and ``y1 <= y2`` (the official ``BoxList`` raises otherwise).
+   ground-truth boxes must have ``x1 <= x2`` and ``y1 <= y2`` (the official ``BoxList`` raises otherwise,
+   when a detection of the class is on that keyframe; here always).
 6. Per keyframe and class, detections in the order of rule 2 are matched greedily: each takes the
    ground-truth box of its class with the largest IoU (the first one on a tie); if that IoU is >= 0.5 and
    the box is not taken yet it is a true positive, else a false positive - a detection whose best box is
@@ -43,7 +44,7 @@ see below). A malformed row raises :class:`~replaylab.data.samples.AdapterError`
    the Pascal evaluator are all false for AVA (the script passes zeros; AVA has no group boxes), so no
    detection is ignored.
 7. Per class, the keyframes' arrays are concatenated in the order the keyframes first appear in the
-   detections file; ``order = numpy.argsort(scores)[::-1]`` (numpy's default, *unstable* sort, reversed);
+   detections file (their first row of a label-map class); ``order = numpy.argsort(scores)[::-1]`` (numpy's default, *unstable* sort, reversed);
    precision and recall along that order (recall over all ground-truth boxes of the class); AP is the VOC
    area under the monotone precision envelope (precision made non-increasing from the right, recall padded
    with 0 and 1, summed over the recall steps).
@@ -58,9 +59,10 @@ gave per-class APs up to 0.076 apart (mAP up to 0.033) under numpy 1.23.5 and 2.
 official script run with the same numpy. Write scores with enough decimals to keep ties rare.
 
 **mmaction2 differs.** ``mmaction/evaluation/functional/ava_utils.py`` (mmaction2 1.x, ``ava_eval``) has
-no 50-per-keyframe cap, ignores detections on keyframes without ground truth, keeps zero-area detections,
-casts boxes and scores to float32, and averages only over the classes that have at least one detection: a
-class with ground truth and no detections is left out of its mean instead of scoring 0. mmaction2 0.x
+no 50-per-keyframe cap, ignores detections on keyframes without ground truth, keeps zero-area detections
+(and raises on one with ``x2 < x1``), casts boxes and scores to float32, and averages only over the classes
+that have at least one detection: a class with ground truth and no detections is left out of its mean
+instead of scoring 0. mmaction2 0.x
 (``mmaction/core/evaluation/ava_utils.py``) runs the Pascal evaluator but without the cap, and applies the
 excluded timestamps only when ``verbose=True``.
 """
