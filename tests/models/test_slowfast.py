@@ -284,3 +284,17 @@ def test_alphaction_checkpoint_into_a_bare_backbone(tmp_path, sources):
     x = torch.randn(1, 3, 8, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(model(x), src(x))
+
+
+def test_lateral_kernel_of_the_checkpoint_must_match(tmp_path):
+    src = create_slowfast(fusion_kernel=7)
+    assert src.slow_path.layer2_lateral.conv.kernel_size == (7, 1, 1) and src.slow_path.layer2_lateral.conv.padding == (3, 0, 0)
+    path = tmp_path / "slowfast_fusion7.pth"
+    torch.save({"state_dict": {"backbone." + k: v for k, v in src.state_dict().items()}}, path)
+    with pytest.raises(CheckpointError, match="temporal kernel 7 .*fusion_kernel=5; build it with the option fusion_kernel=7"):
+        load_pretrained(build_backbone("slowfast_r50", frames=8, size=(32, 32)), path)
+    model = build_backbone("slowfast_r50", frames=8, size=(32, 32), fusion_kernel=7)
+    report = load_pretrained(model, path)
+    assert not report.missing and not report.unexpected
+    with pytest.raises(ValueError, match="fusion_kernel must be odd"):
+        create_slowfast(fusion_kernel=4)

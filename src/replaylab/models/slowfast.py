@@ -14,7 +14,8 @@ Input: one clip (B, 3, T, H, W) at the Fast pathway's frame rate; T a multiple o
   (the paper's time-strided convolution). mmaction2 uses the bare conv (``ConvModule`` with ``bias=False``,
   ``norm_cfg=None``, ``act_cfg=None``); PySlowFast's ``FuseFastToSlow`` adds BN + ReLU; AlphAction's
   ``LateralBlock`` is a conv with bias. Builder option ``fusion``: ``conv`` (default), ``conv_bn_relu`` or
-  ``conv_bias``. Spatial strides (1, 2, 2, s5) with ``res5_stride`` s5: 1 (the AVA detectors' setting, res5
+  ``conv_bias``; ``fusion_kernel`` (default 5: mmaction2, the paper, AlphAction; PySlowFast's
+  ``SLOWFAST_8x8_R50`` and AVA ``SLOWFAST_32x2_R50_SHORT`` configs use ``FUSION_KERNEL_SZ: 7``). Spatial strides (1, 2, 2, s5) with ``res5_stride`` s5: 1 (the AVA detectors' setting, res5
   dilated by ``res5_dilation``, default 2 as in PySlowFast's AVA configs and AlphAction; mmaction2's AVA
   configs keep dilation 1: ``res5_dilation=1``) or 2 (the Kinetics classifiers). Dilation and stride
   change no weight shape: every layout loads whatever they are.
@@ -60,7 +61,7 @@ __all__ = ["FUSIONS", "STAGE_BLOCKS", "Bottleneck", "ConvBN", "Lateral", "Pathwa
 STAGE_BLOCKS: dict[int, tuple[int, int, int, int]] = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 EXPANSION = 4
 BETA_INV = 8  # Fast channels = Slow channels / 8
-FUSION_KERNEL = 5
+FUSION_KERNEL = 5  # mmaction2's default, the paper's and AlphAction's; PySlowFast's 8x8 / AVA configs use 7
 LATERAL_RATIO = 2  # lateral out channels = 2 x Fast channels
 Fusion = Literal["conv", "conv_bn_relu", "conv_bias"]
 FUSIONS: tuple[str, ...] = ("conv", "conv_bn_relu", "conv_bias")
@@ -126,14 +127,14 @@ class Lateral(nn.Module):
     """Fast -> Slow time-strided conv ((5, 1, 1), temporal stride ``alpha``): ``conv`` only (mmaction2),
     ``conv`` + ``bn`` + ReLU (PySlowFast) or ``conv`` with a bias (AlphAction)."""
 
-    def __init__(self, cin: int, *, alpha: int, fusion: Fusion, bn_eps: float = 1e-5) -> None:
+    def __init__(self, cin: int, *, alpha: int, fusion: Fusion, kernel: int = FUSION_KERNEL, bn_eps: float = 1e-5) -> None:
         super().__init__()
         self.conv = nn.Conv3d(
             cin,
             cin * LATERAL_RATIO,
-            (FUSION_KERNEL, 1, 1),
+            (kernel, 1, 1),
             stride=(alpha, 1, 1),
-            padding=(FUSION_KERNEL // 2, 0, 0),
+            padding=(kernel // 2, 0, 0),
             bias=fusion == "conv_bias",
         )
         self.bn = nn.BatchNorm3d(cin * LATERAL_RATIO, eps=bn_eps) if fusion == "conv_bn_relu" else None
@@ -160,6 +161,7 @@ class Pathway(nn.Module):
         lateral_from: int | None = None,
         alpha: int = 8,
         fusion: Fusion = "conv",
+        fusion_kernel: int = FUSION_KERNEL,
         bn_eps: float = 1e-5,
     ) -> None:
         super().__init__()
@@ -168,7 +170,7 @@ class Pathway(nn.Module):
         self.lateral = lateral_from is not None
         extra = 0
         if lateral_from is not None:
-            self.conv1_lateral = Lateral(lateral_from, alpha=alpha, fusion=fusion, bn_eps=bn_eps)
+            self.conv1_lateral = Lateral(lateral_from, alpha=alpha, fusion=fusion, kernel=fusion_kernel, bn_eps=bn_eps)
             extra = lateral_from * LATERAL_RATIO
         cin = base_width
         for i, n in enumerate(stage_blocks):
@@ -190,7 +192,10 @@ class Pathway(nn.Module):
             cin = planes * EXPANSION
             if lateral_from is not None and i < len(stage_blocks) - 1:
                 fast_channels = lateral_from * 2**i * EXPANSION
-                self.add_module(f"layer{i + 1}_lateral", Lateral(fast_channels, alpha=alpha, fusion=fusion, bn_eps=bn_eps))
+                self.add_module(
+                    f"layer{i + 1}_lateral",
+                    Lateral(fast_channels, alpha=alpha, fusion=fusion, kernel=fusion_kernel, bn_eps=bn_eps),
+                )
                 extra = fast_channels * LATERAL_RATIO
         self.out_channels = cin
 
@@ -209,6 +214,7 @@ class SlowFast(nn.Module):
         res5_stride: int = 1,
         res5_dilation: int | None = None,
         fusion: Fusion = "conv",
+        fusion_kernel: int = FUSION_KERNEL,
         stem_pool_padding: bool = True,
         bn_eps: float = 1e-5,
         bn_frozen: bool = False,
@@ -222,11 +228,14 @@ class SlowFast(nn.Module):
             raise ValueError(f"res5_stride must be 1 or 2, got {res5_stride}")
         if fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
+        if fusion_kernel < 1 or fusion_kernel % 2 == 0:
+            raise ValueError(f"fusion_kernel must be odd and >= 1, got {fusion_kernel}")
         dilation = res5_dilation if res5_dilation is not None else (2 if res5_stride == 1 else 1)
         if dilation < 1:
             raise ValueError(f"res5_dilation must be >= 1, got {dilation}")
         self.depth, self.alpha, self.res5_stride, self.res5_dilation = depth, alpha, res5_stride, dilation
         self.fusion: Fusion = fusion
+        self.fusion_kernel = fusion_kernel
         self.stem_pool_padding = stem_pool_padding
         self.bn_frozen = bn_frozen
         blocks = STAGE_BLOCKS[depth]
@@ -235,7 +244,8 @@ class SlowFast(nn.Module):
         common = {"stage_blocks": blocks, "spatial_strides": strides, "dilations": dilations,
                   "stem_pool_padding": stem_pool_padding, "bn_eps": bn_eps}  # fmt: skip
         self.slow_path = Pathway(base_width=64, stem_temporal_kernel=1, temporal_kernels=(1, 1, 3, 3),
-                                 lateral_from=64 // BETA_INV, alpha=alpha, fusion=fusion, **common)  # fmt: skip
+                                 lateral_from=64 // BETA_INV, alpha=alpha, fusion=fusion, fusion_kernel=fusion_kernel,
+                                 **common)  # fmt: skip
         self.fast_path = Pathway(base_width=64 // BETA_INV, stem_temporal_kernel=5, temporal_kernels=(3, 3, 3, 3), **common)
         self.lateral_names = ["conv1_lateral", "layer1_lateral", "layer2_lateral", "layer3_lateral"]
         self.feature_dim: int = self.slow_path.out_channels + self.fast_path.out_channels
@@ -307,6 +317,13 @@ class SlowFast(nn.Module):
             if renamed:
                 messages.append(f"{layout} layout: renamed {renamed} keys to mmaction2 names")
         lateral_keys = [k for k in state if re.match(r"^slow_path\.(conv1|layer\d)_lateral\.", k)]
+        kernels = {int(state[k].shape[2]) for k in lateral_keys if k.endswith(".conv.weight") and state[k].ndim == 5}
+        if kernels and kernels != {self.fusion_kernel}:
+            raise ValueError(
+                f"the checkpoint's lateral convs have temporal kernel {'/'.join(map(str, sorted(kernels)))} but this "
+                f"SlowFast was built with fusion_kernel={self.fusion_kernel}; build it with the option "
+                f"fusion_kernel={min(kernels)}"
+            )
         if lateral_keys:
             found: Fusion = (
                 "conv_bn_relu"
@@ -384,6 +401,7 @@ def create_slowfast(
     res5_stride: int = 1,
     res5_dilation: int | None = None,
     fusion: Fusion = "conv",
+    fusion_kernel: int = FUSION_KERNEL,
     stem_pool_padding: bool = True,
     bn_eps: float = 1e-5,
     bn_frozen: bool = False,
@@ -393,10 +411,12 @@ def create_slowfast(
     ``alpha``: Slow / Fast frame-rate ratio (Slow sees every ``alpha``-th input frame); ``res5_stride`` 1
     (total stride 16, res5 dilated by ``res5_dilation``, default 2) or 2 (stride 32, no dilation);
     ``fusion``: the lateral connections' form (``conv`` mmaction2, ``conv_bn_relu`` PySlowFast, ``conv_bias``
-    AlphAction); ``stem_pool_padding=False`` is AlphAction's unpadded stem max pool; ``bn_frozen`` keeps every
+    AlphAction) and ``fusion_kernel`` their temporal kernel (5; 7 in PySlowFast's 8x8 and AVA configs);
+    ``stem_pool_padding=False`` is AlphAction's unpadded stem max pool; ``bn_frozen`` keeps every
     BN layer in eval mode with its affine parameters fixed."""
     return SlowFast(depth=depth, alpha=alpha, res5_stride=res5_stride, res5_dilation=res5_dilation, fusion=fusion,
-                    stem_pool_padding=stem_pool_padding, bn_eps=bn_eps, bn_frozen=bn_frozen)  # fmt: skip
+                    fusion_kernel=fusion_kernel, stem_pool_padding=stem_pool_padding, bn_eps=bn_eps,
+                    bn_frozen=bn_frozen)  # fmt: skip
 
 
 def _slowfast_builder(depth: int, default_alpha: int) -> Callable[..., nn.Module]:
@@ -408,12 +428,14 @@ def _slowfast_builder(depth: int, default_alpha: int) -> Callable[..., nn.Module
         res5_stride: int = 1,
         res5_dilation: int | None = None,
         fusion: Fusion = "conv",
+        fusion_kernel: int = FUSION_KERNEL,
         stem_pool_padding: bool = True,
         bn_frozen: bool = False,
         bn_eps: float = 1e-5,
     ) -> nn.Module:
         model = create_slowfast(depth=depth, alpha=alpha, res5_stride=res5_stride, res5_dilation=res5_dilation,
-                                fusion=fusion, stem_pool_padding=stem_pool_padding, bn_eps=bn_eps, bn_frozen=bn_frozen)  # fmt: skip
+                                fusion=fusion, fusion_kernel=fusion_kernel, stem_pool_padding=stem_pool_padding,
+                                bn_eps=bn_eps, bn_frozen=bn_frozen)  # fmt: skip
         model.check_frames(frames)
         return model
 
