@@ -298,3 +298,40 @@ def test_lateral_kernel_of_the_checkpoint_must_match(tmp_path):
     assert not report.missing and not report.unexpected
     with pytest.raises(ValueError, match="fusion_kernel must be odd"):
         create_slowfast(fusion_kernel=4)
+
+
+def _to_pytorchvideo(key: str) -> str:
+    """This model's key -> pytorchvideo's ``create_slowfast`` (``blocks.{stage}.multipathway_blocks.{pathway}``)."""
+    path = {"slow_path": "0", "fast_path": "1"}
+    kind = {"conv": "conv", "bn": "norm"}
+    m = re.match(r"^(slow_path|fast_path)\.conv1\.(conv|bn)\.(\w+)$", key)
+    if m:
+        return f"blocks.0.multipathway_blocks.{path[m[1]]}.{kind[m[2]]}.{m[3]}"
+    m = re.match(r"^slow_path\.(conv1|layer(\d))_lateral\.(conv|bn)\.(\w+)$", key)
+    if m:
+        stage = 0 if m[1] == "conv1" else int(m[2])
+        return f"blocks.{stage}.multipathway_fusion.{'conv_fast_to_slow' if m[3] == 'conv' else 'norm'}.{m[4]}"
+    m = re.match(r"^(slow_path|fast_path)\.layer(\d)\.(\d+)\.downsample\.(conv|bn)\.(\w+)$", key)
+    if m:
+        return f"blocks.{m[2]}.multipathway_blocks.{path[m[1]]}.res_blocks.{m[3]}.branch1_{kind[m[4]]}.{m[5]}"
+    m = re.match(r"^(slow_path|fast_path)\.layer(\d)\.(\d+)\.conv([123])\.(conv|bn)\.(\w+)$", key)
+    assert m, key
+    return f"blocks.{m[2]}.multipathway_blocks.{path[m[1]]}.res_blocks.{m[3]}.branch2.{kind[m[5]]}_{'abc'[int(m[4]) - 1]}.{m[6]}"
+
+
+def test_pytorchvideo_checkpoint_with_another_class_count(tmp_path, sources):
+    src = sources["conv_bn_relu"]
+    state = {_to_pytorchvideo(k): v for k, v in src.state_dict().items()}
+    assert "blocks.3.multipathway_fusion.conv_fast_to_slow.weight" in state
+    assert "blocks.4.multipathway_blocks.1.res_blocks.0.branch1_norm.running_var" in state
+    state["blocks.6.proj.weight"] = torch.randn(400, 2304)
+    state["blocks.6.proj.bias"] = torch.randn(400)
+    path = tmp_path / "SLOWFAST_8x8_R50.pyth"
+    torch.save({"model_state": state}, path)
+    model = build_classifier(backbone="slowfast_r50", num_classes=3, frames=8, size=(32, 32), pretrained=str(path),
+                             backbone_options={"fusion": "conv_bn_relu"}).eval()  # fmt: skip
+    report = model.load_report
+    assert report.skipped_head == ["blocks.6.proj.weight", "blocks.6.proj.bias"]
+    assert any(m.startswith("pytorchvideo layout: renamed") for m in report.messages)
+    assert not report.missing and not report.unexpected
+    _assert_backbone_equal(model.backbone, src)

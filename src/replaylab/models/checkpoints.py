@@ -10,7 +10,8 @@ Understood layouts (the wrapper and prefixes are recognised, whatever the file's
   prefix; decoder, ``encoder_to_decoder`` and ``mask_token`` dropped); ``pos_embed`` of another token grid
   regenerated (sinusoidal) or resampled (learned);
 * mmaction2 (CSN, SlowFast and others): ``state_dict`` wrapper, ``backbone.`` prefix, head ``cls_head.fc_cls.*``;
-* PySlowFast: ``model_state`` wrapper, head ``head.projection.*`` (SlowFast keys renamed by the backbone);
+* PySlowFast: ``model_state`` wrapper, head ``head.projection.*``; pytorchvideo SlowFast: head
+  ``blocks.6.proj.*`` (the SlowFast backbone renames both layouts' keys);
 * this project's own checkpoints (``model`` wrapper, ``backbone.*`` + ``head.*``), and ``module.`` /
   ``_orig_mod.`` prefixes of DDP / ``torch.compile``.
 
@@ -53,6 +54,7 @@ WRAPPER_KEYS = ("state_dict", "model", "module", "model_state", "model_state_dic
 HEAD_KEYS: tuple[tuple[str, str], ...] = (
     ("cls_head.fc_cls.weight", "cls_head.fc_cls.bias"),  # mmaction2
     ("head.projection.weight", "head.projection.bias"),  # PySlowFast (ResNetBasicHead / ResNetRoIHead)
+    ("blocks.6.proj.weight", "blocks.6.proj.bias"),  # pytorchvideo SlowFast (create_slowfast)
     ("head.1.weight", "head.1.bias"),  # torchvision MViT
     ("classifier.1.weight", "classifier.1.bias"),  # torchvision S3D (1x1x1 conv)
     ("head.weight", "head.bias"),  # VideoMAE, this project

@@ -35,8 +35,12 @@ Module names are mmaction2's ``ResNet3dSlowFast`` (``slow_path.conv1.conv``, ``s
 ``slow_path.conv1_lateral.conv``, ``slow_path.layer1.0.conv1.conv``, ``...downsample.conv`` / ``.bn``,
 ``slow_path.layer{1,2,3}_lateral.conv``, ``fast_path....``), so its checkpoints load once ``backbone.`` is
 stripped. :meth:`SlowFast.adapt_checkpoint` renames the PySlowFast layout (``s1.pathway0_stem.conv``,
-``s1_fuse.conv_f2s``, ``s2.pathway0_res0.branch2.a``, ...) and AlphAction's (``slow.conv1``, ``slow.bn1``,
-``slow.res_nl1.res_0.btnk.conv1.conv``, ``fast.Tconv1.conv``, ...) to these names. BN eps 1e-5 (all three).
+``s1_fuse.conv_f2s``, ``s2.pathway0_res0.branch2.a``, ...; head ``head.projection``), pytorchvideo's
+(``blocks.0.multipathway_blocks.0.conv``, ``blocks.0.multipathway_fusion.conv_fast_to_slow``,
+``blocks.1.multipathway_blocks.0.res_blocks.0.branch2.conv_a``, ...; head ``blocks.6.proj``; the same
+network as PySlowFast: ``fusion="conv_bn_relu"``, and ``fusion_kernel=7`` for its hub weights) and
+AlphAction's (``slow.conv1``, ``slow.bn1``, ``slow.res_nl1.res_0.btnk.conv1.conv``, ``fast.Tconv1.conv``, ...)
+to these names. BN eps 1e-5 (all three).
 
 Input normalisation: ``imagenet`` (mmaction2's SlowFast configs: mean (123.675, 116.28, 103.53), std
 (58.395, 57.12, 57.375) on 0..255). PySlowFast trains with mean 0.45 / std 0.225 on every channel, which no
@@ -309,10 +313,11 @@ class SlowFast(nn.Module):
         return out
 
     def adapt_checkpoint(self, state: dict[str, torch.Tensor]) -> list[str]:
-        """Rename a PySlowFast or AlphAction checkpoint's keys (in place) to mmaction2's; refuse a checkpoint
-        whose laterals are built otherwise than this model's ``fusion``."""
+        """Rename a PySlowFast, pytorchvideo or AlphAction checkpoint's keys (in place) to mmaction2's; refuse a
+        checkpoint whose laterals are built otherwise than this model's ``fusion`` / ``fusion_kernel``."""
         messages: list[str] = []
-        for layout, rules in (("PySlowFast", _PYSLOWFAST_RULES), ("AlphAction", _ALPHACTION_RULES)):
+        layouts = (("PySlowFast", _PYSLOWFAST_RULES), ("pytorchvideo", _PYTORCHVIDEO_RULES), ("AlphAction", _ALPHACTION_RULES))
+        for layout, rules in layouts:
             renamed = _rename(state, rules)
             if renamed:
                 messages.append(f"{layout} layout: renamed {renamed} keys to mmaction2 names")
@@ -344,6 +349,7 @@ _FUSION_SOURCE = {"conv": "a bare conv, mmaction2", "conv_bn_relu": "conv + BN +
                   "conv_bias": "conv with bias, AlphAction"}  # fmt: skip
 _PATH = {"0": "slow_path", "1": "fast_path", "slow": "slow_path", "fast": "fast_path"}
 _BRANCH2 = {"a": "conv1", "b": "conv2", "c": "conv3"}
+_CONV_OR_BN = {"conv": "conv", "conv_fast_to_slow": "conv", "norm": "bn"}
 
 
 def _lateral_name(stage: str) -> str:
@@ -363,6 +369,24 @@ _PYSLOWFAST_RULES: tuple[Rule, ...] = (
     (
         re.compile(r"^s([2-5])\.pathway([01])_res(\d+)\.branch2\.([abc])(_bn)?\.(\w+)$"),
         lambda m: f"{_PATH[m[2]]}.layer{int(m[1]) - 1}.{m[3]}.{_BRANCH2[m[4]]}.{'bn' if m[5] else 'conv'}.{m[6]}",
+    ),
+)
+_PYTORCHVIDEO_RULES: tuple[Rule, ...] = (
+    (
+        re.compile(r"^blocks\.0\.multipathway_blocks\.([01])\.(conv|norm)\.(\w+)$"),
+        lambda m: f"{_PATH[m[1]]}.conv1.{_CONV_OR_BN[m[2]]}.{m[3]}",
+    ),
+    (
+        re.compile(r"^blocks\.([0-3])\.multipathway_fusion\.(conv_fast_to_slow|norm)\.(\w+)$"),
+        lambda m: f"slow_path.{_lateral_name(str(int(m[1]) + 1))}.{_CONV_OR_BN[m[2]]}.{m[3]}",
+    ),
+    (
+        re.compile(r"^blocks\.([1-4])\.multipathway_blocks\.([01])\.res_blocks\.(\d+)\.branch1_(conv|norm)\.(\w+)$"),
+        lambda m: f"{_PATH[m[2]]}.layer{m[1]}.{m[3]}.downsample.{_CONV_OR_BN[m[4]]}.{m[5]}",
+    ),
+    (
+        re.compile(r"^blocks\.([1-4])\.multipathway_blocks\.([01])\.res_blocks\.(\d+)\.branch2\.(conv|norm)_([abc])\.(\w+)$"),
+        lambda m: f"{_PATH[m[2]]}.layer{m[1]}.{m[3]}.{_BRANCH2[m[5]]}.{_CONV_OR_BN[m[4]]}.{m[6]}",
     ),
 )
 _ALPHACTION_RULES: tuple[Rule, ...] = (
