@@ -15,9 +15,10 @@ Input: one clip (B, 3, T, H, W) at the Fast pathway's frame rate; T a multiple o
   ``norm_cfg=None``, ``act_cfg=None``); PySlowFast's ``FuseFastToSlow`` adds BN + ReLU; AlphAction's
   ``LateralBlock`` is a conv with bias. Builder option ``fusion``: ``conv`` (default), ``conv_bn_relu`` or
   ``conv_bias``; ``fusion_kernel`` (default 5: mmaction2, the paper, AlphAction; PySlowFast's
-  ``SLOWFAST_8x8_R50`` and AVA ``SLOWFAST_32x2_R50_SHORT`` configs use ``FUSION_KERNEL_SZ: 7``). Spatial strides (1, 2, 2, s5) with ``res5_stride`` s5: 1 (the AVA detectors' setting, res5
-  dilated by ``res5_dilation``, default 2 as in PySlowFast's AVA configs and AlphAction; mmaction2's AVA
-  configs keep dilation 1: ``res5_dilation=1``) or 2 (the Kinetics classifiers). Dilation and stride
+  ``SLOWFAST_8x8_R50`` and AVA ``SLOWFAST_32x2_R50_SHORT`` configs use ``FUSION_KERNEL_SZ: 7``).
+* **Spatial strides** (1, 2, 2, s5) with ``res5_stride`` s5: 1 (the AVA detectors' setting, res5 dilated by
+  ``res5_dilation``, default 2 as in PySlowFast's AVA configs and AlphAction; mmaction2's AVA configs keep
+  dilation 1: ``res5_dilation=1``) or 2 (the Kinetics classifiers). Dilation and stride
   change no weight shape: every layout loads whatever they are.
 * **Output**: the Slow res5 map (2048 channels) concatenated on channels with the Fast res5 map (256
   channels) average-pooled over time by ``alpha``: (B, 2304, T / alpha, ceil(H / s), ceil(W / s)), s = 16
@@ -40,7 +41,7 @@ stripped. :meth:`SlowFast.adapt_checkpoint` renames the PySlowFast layout (``s1.
 ``blocks.1.multipathway_blocks.0.res_blocks.0.branch2.conv_a``, ...; head ``blocks.6.proj``; the same
 network as PySlowFast: ``fusion="conv_bn_relu"``, and ``fusion_kernel=7`` for its hub weights) and
 AlphAction's (``slow.conv1``, ``slow.bn1``, ``slow.res_nl1.res_0.btnk.conv1.conv``, ``fast.Tconv1.conv``, ...)
-to these names. BN eps 1e-5 (all three).
+to these names. BN eps 1e-5 (all four; AlphAction's defaults ``BN_EPSILON: 1e-05``, its configs freeze BN).
 
 Input normalisation: ``imagenet`` (mmaction2's SlowFast configs: mean (123.675, 116.28, 103.53), std
 (58.395, 57.12, 57.375) on 0..255). PySlowFast trains with mean 0.45 / std 0.225 on every channel, which no
@@ -70,10 +71,6 @@ LATERAL_RATIO = 2  # lateral out channels = 2 x Fast channels
 Fusion = Literal["conv", "conv_bn_relu", "conv_bias"]
 FUSIONS: tuple[str, ...] = ("conv", "conv_bn_relu", "conv_bias")
 MIN_SIZE = 32
-
-
-def _triple(v: int | tuple[int, int, int]) -> tuple[int, int, int]:
-    return (v, v, v) if isinstance(v, int) else tuple(v)  # type: ignore[return-value]
 
 
 class ConvBN(nn.Module):
@@ -171,7 +168,6 @@ class Pathway(nn.Module):
         super().__init__()
         self.conv1 = ConvBN(3, base_width, (stem_temporal_kernel, 7, 7), stride=(1, 2, 2), bn_eps=bn_eps)
         self.maxpool = nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1) if stem_pool_padding else 0)
-        self.lateral = lateral_from is not None
         extra = 0
         if lateral_from is not None:
             self.conv1_lateral = Lateral(lateral_from, alpha=alpha, fusion=fusion, kernel=fusion_kernel, bn_eps=bn_eps)
