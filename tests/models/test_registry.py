@@ -12,7 +12,8 @@ from replaylab.models.registry import module_blocks
 
 EXPECTED = {
     "compact3d", "i3d", "csn26", "csn50", "csn101", "csn152", "r3d_18", "mc3_18", "r2plus1d_18", "s3d", "mvit_v2_s",
-    "videomae_tiny", "videomae_small", "videomae_base", "videomae_large", "videomae_giant",
+    "videomae_tiny", "videomae_small", "videomae_base", "videomae_large", "videomae_giant", "slowfast_r50",
+    "slowfast_r101",
 }  # fmt: skip
 
 
@@ -59,7 +60,7 @@ def test_feature_map_shape_follows_the_declared_strides(name):
         if name in ("videomae_tiny", "mvit_v2_s"):
             inputs.append((2 * frames, (h, 2 * w)))
     else:
-        inputs.append((frames + 5, (h + 17, w + 31)))
+        inputs.append((frames + FRAME_STEP.get(name, 5), (h + 17, w + 31)))
     for f, size in inputs:
         if (f, size) != inputs[0]:
             model = build_backbone(name, frames=f, size=size).eval()
@@ -74,10 +75,11 @@ def test_feature_map_shape_follows_the_declared_strides(name):
 
 
 SHAPE_BOUND = {"mvit_v2_s", "videomae_tiny", "videomae_small", "videomae_base"}
+FRAME_STEP = {"slowfast_r50": 8}  # frames a multiple of its alpha
 STRIDES = {"compact3d": (4, 16, 16), "r3d_18": (8, 16, 16), "r2plus1d_18": (8, 16, 16), "mc3_18": (1, 16, 16),
            "s3d": (8, 32, 32), "mvit_v2_s": (2, 32, 32), "csn26": (8, 32, 32), "csn50": (8, 32, 32),
            "csn101": (8, 32, 32), "i3d": (8, 32, 32), "videomae_tiny": (2, 16, 16), "videomae_small": (2, 16, 16),
-           "videomae_base": (2, 16, 16)}  # fmt: skip
+           "videomae_base": (2, 16, 16), "slowfast_r50": (8, 16, 16), "slowfast_r101": (4, 16, 16)}  # fmt: skip
 
 
 def test_declared_strides():
@@ -95,7 +97,7 @@ def test_heavy_backbones_build(name):
     with torch.device("meta"):
         model = build_backbone(name, frames=frames, size=size)
     n = sum(p.numel() for p in model.parameters())
-    expected = {"csn152": 28.9e6, "videomae_large": 303.9e6, "videomae_giant": 1011.6e6}[name]
+    expected = {"csn152": 28.9e6, "videomae_large": 303.9e6, "videomae_giant": 1011.6e6, "slowfast_r101": 61.9e6}[name]
     assert abs(n - expected) / expected < 0.01
     assert len(spec.blocks(model)) >= 4
 

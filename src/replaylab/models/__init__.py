@@ -13,7 +13,7 @@ Importing the package registers every backbone (see :data:`BACKBONES`).
 
 from __future__ import annotations
 
-from . import compact, csn, i3d, torchvision_backbones, videomae  # noqa: F401  (register the backbones)
+from . import compact, csn, i3d, slowfast, torchvision_backbones, videomae  # noqa: F401  (register the backbones)
 from .checkpoints import CheckpointError, LoadReport, find_checkpoint_file, load_pretrained, read_state_dict
 from .classifier import VideoClassifier, build_classifier, normalisation_of, param_groups, set_finetune_mode
 from .compact import create_compact3d
@@ -21,6 +21,7 @@ from .csn import create_csn
 from .heads import GlobalPool, PoolingHead, RoiHead, global_pool_of
 from .i3d import create_i3d
 from .registry import BACKBONES, BackboneSpec, build_backbone, get_spec, input_constraints, register
+from .slowfast import create_slowfast
 from .videomae import create_videomae
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "create_compact3d",
     "create_csn",
     "create_i3d",
+    "create_slowfast",
     "create_videomae",
     "find_checkpoint_file",
     "get_spec",

@@ -9,7 +9,9 @@ Understood layouts (the wrapper and prefixes are recognised, whatever the file's
 * VideoMAE-v2: ``model`` / ``module`` wrapper or bare; fine-tuned (``head.*``) or pre-trained (``encoder.``
   prefix; decoder, ``encoder_to_decoder`` and ``mask_token`` dropped); ``pos_embed`` of another token grid
   regenerated (sinusoidal) or resampled (learned);
-* mmaction2 (CSN and others): ``state_dict`` wrapper, ``backbone.`` prefix, head ``cls_head.fc_cls.*``;
+* mmaction2 (CSN, SlowFast and others): ``state_dict`` wrapper, ``backbone.`` prefix, head ``cls_head.fc_cls.*``;
+* PySlowFast: ``model_state`` wrapper, head ``head.projection.*``; pytorchvideo SlowFast: head
+  ``blocks.6.proj.*`` (the SlowFast backbone renames both layouts' keys);
 * this project's own checkpoints (``model`` wrapper, ``backbone.*`` + ``head.*``), and ``module.`` /
   ``_orig_mod.`` prefixes of DDP / ``torch.compile``.
 
@@ -51,6 +53,8 @@ WRAPPER_KEYS = ("state_dict", "model", "module", "model_state", "model_state_dic
 # (weight, bias) names of classification heads, most specific first
 HEAD_KEYS: tuple[tuple[str, str], ...] = (
     ("cls_head.fc_cls.weight", "cls_head.fc_cls.bias"),  # mmaction2
+    ("head.projection.weight", "head.projection.bias"),  # PySlowFast (ResNetBasicHead / ResNetRoIHead)
+    ("blocks.6.proj.weight", "blocks.6.proj.bias"),  # pytorchvideo SlowFast (create_slowfast)
     ("head.1.weight", "head.1.bias"),  # torchvision MViT
     ("classifier.1.weight", "classifier.1.bias"),  # torchvision S3D (1x1x1 conv)
     ("head.weight", "head.bias"),  # VideoMAE, this project
@@ -214,7 +218,10 @@ def load_pretrained(model: nn.Module, path: str | os.PathLike, *, strict_backbon
 
     adapt = getattr(backbone, "adapt_checkpoint", None)
     if callable(adapt):
-        report.messages.extend(adapt(state))
+        try:
+            report.messages.extend(adapt(state))
+        except ValueError as e:  # a checkpoint the backbone recognises but cannot take as built
+            raise CheckpointError(f"{file}: {e}") from e
 
     own = backbone.state_dict()
     countable = [k for k in own if not k.endswith("num_batches_tracked")]
