@@ -136,6 +136,24 @@ def _cmd_predict_fouls(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_predict_actions(args: argparse.Namespace) -> int:
+    from .data.cache import BadVideosError
+    from .data.samples import AdapterError
+    from .tasks.actions.predict import ModelFileError, predict_actions
+
+    try:
+        summary = predict_actions(args.data, args.model, args.out, format=args.format, split=args.split,
+                                  timestamp_offset=args.timestamp_offset, min_proposal_score=args.min_proposal_score,
+                                  batch_size=args.batch_size, workers=args.workers, threads=args.threads,
+                                  on_bad_video=args.on_bad_video)  # fmt: skip
+    except BadVideosError as e:
+        raise CliError(_bad_videos_message(e)) from None
+    except (AdapterError, ModelFileError) as e:
+        raise CliError(str(e)) from e
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 def _cmd_detect(args: argparse.Namespace) -> int:
     import torch
 
@@ -261,6 +279,24 @@ def build_parser() -> argparse.ArgumentParser:
                     help="fail: stop, list the unreadable videos, write nothing (default); skip: drop unreadable views, "
                     "predict every action with a readable one, list the skipped ones")  # fmt: skip
     pf.set_defaults(func=_cmd_predict_fouls)
+    pa = sub.add_parser("predict-actions", help="detect person actions at every keyframe of an AVA-layout dataset with a "
+                        "train@actions model (its person proposals are the boxes); writes the official detections CSV")  # fmt: skip
+    pa.add_argument(
+        "--data", required=True, help="dataset root: videos/ + annotations/ (ava) or annotations/ + boxes/ + clips/ (ava_coco)"
+    )
+    pa.add_argument("--format", choices=["ava", "ava_coco"], default="ava", help="dataset layout (default ava)")
+    pa.add_argument("--split", default="val", help="which split's keyframes (the annotation files name it; default val)")
+    pa.add_argument("--model", default="models/actions/best.pt", help="train@actions checkpoint (default models/actions/best.pt)")
+    pa.add_argument("--out", required=True, help="detections CSV to write (video_id,timestamp,x1,y1,x2,y2,action_id,score)")
+    pa.add_argument("--timestamp-offset", type=float, default=0.0,
+                    help="ava: subtracted from CSV timestamps to get the time in the video (900 for the trimmed AVA clips)")  # fmt: skip
+    pa.add_argument("--min-proposal-score", type=float, default=0.0, help="person proposals below this score are dropped")
+    pa.add_argument("--batch-size", type=int, default=8, help="keyframes per batch (default 8)")
+    pa.add_argument("--workers", type=int, default=1, help="decoding processes (default 1)")
+    pa.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
+    pa.add_argument("--on-bad-video", choices=["fail", "skip"], default="fail",
+                    help="fail: stop and list the unreadable videos (default); skip: leave their keyframes out")  # fmt: skip
+    pa.set_defaults(func=_cmd_predict_actions)
     de = sub.add_parser("detect", help="find the headers of a new match: pre-filter on tracking -> CNN on candidate windows -> "
                         "post-filter; writes an events CSV")  # fmt: skip
     de.add_argument("--video", required=True, help="the match video (e.g. video.mp4)")

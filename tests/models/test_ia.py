@@ -222,3 +222,25 @@ def test_reads_a_memory_bank_gather():
     actors, bi = torch.randn(3, D, generator=g), torch.tensor([0, 0, 1])
     out = model(actors, bi, memory=mem.tokens, memory_mask=mem.mask, memory_offsets=mem.offsets)
     assert out.shape == (3, D) and torch.isfinite(out).all()
+
+
+def test_memory_rows_give_the_same_output_as_memory_repeated_per_actor():
+    torch.manual_seed(0)
+    ia = IAStructure(dim_in=12, dim_inner=8, blocks=("P", "M"), dropout=0.0, memory_length=2, dim_memory=6,
+                     zero_init_out=False).eval()  # fmt: skip
+    actors, batch_index = torch.randn(5, 12), torch.tensor([0, 0, 1, 1, 1])
+    memory, mask = torch.randn(2, 4, 6), torch.tensor([[True, True, False, False], [True, True, True, True]])
+    offsets = torch.tensor([[-1, 0, 0, 0], [-2, -1, 1, 2]])
+    shared = ia(actors, batch_index, memory=memory, memory_mask=mask, memory_offsets=offsets, memory_rows=batch_index)
+    repeated = ia(actors, batch_index, memory=memory[batch_index], memory_mask=mask[batch_index],
+                  memory_offsets=offsets[batch_index])  # fmt: skip
+    torch.testing.assert_close(shared, repeated)
+    with pytest.raises(ValueError, match="memory_rows"):
+        ia(
+            actors,
+            batch_index,
+            memory=memory,
+            memory_mask=mask,
+            memory_offsets=offsets,
+            memory_rows=torch.tensor([0, 0, 1, 1, 2]),
+        )

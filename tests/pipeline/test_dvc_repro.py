@@ -25,7 +25,7 @@ cache_clips:  # dvc.yaml names these keys, so they must be in the file (DVC read
   compression: none
   header: {source: {format: matches, root: data/raw/synthetic/matches}, frames: 8, size: [32, 32], crop_px: 64}
   foul: {source: {format: mvfoul, root: data/raw/synthetic/mvfoul, center_frame: 20}, frames: 6, size: [32, 48], views: 4}
-  actions: {source: {format: ava, root: data/raw/synthetic/ava}, frames: 4, stride: 4, size: [36, 64]}
+  actions: {source: {format: ava, root: data/raw/synthetic/ava}, frames: 8, stride: 2, size: [36, 64]}
   recognition: {source: {format: ucf101, root: data/raw/synthetic/ucf101}, frames: 6, size: [32, 40]}
 split:
   out_dir: data/splits
@@ -40,6 +40,7 @@ featurize:
   device: cpu
   header: {models: [{key: c3d, backbone: compact3d, backbone_options: {width: 0.25}}], shard_size: 64}
   foul: {models: [{key: c3d, backbone: compact3d, backbone_options: {width: 0.25}}], shard_size: 64}
+  actions: {models: [{key: c3d, backbone: compact3d, backbone_options: {width: 0.25}, store_maps: true}], shard_size: 64}
 train:
   out_dir: models
   live_dir: dvclive
@@ -47,10 +48,14 @@ train:
            finetune_mode: frozen, backbone: compact3d}
   foul: {epochs: 1, batch_size: 4, num_workers: 0, warmup_epochs: 0.0, hidden: 16, backbone_options: {width: 0.25}, aggregation: attention,
          input: features}
+  actions: {input: video, backbone: compact3d, backbone_options: {}, pretrained: null, frozen_bn: false, epochs: 1, batch_size: 4,
+            num_workers: 0, warmup_iters: 2, milestones: [100], roi: {hidden: 16, output_size: 3},
+            ia: {active: false, dim_inner: 8, memory_span_s: 2}}
 evaluate:
   out_dir: reports
   header: {tolerance_s: 0.5}
   foul: {splits: [val, test]}
+  actions: {splits: [val, test]}
 pre_xgb: {n_folds: 5, target_recall: 0.98, xgb: {n_estimators: 60, threads: 1}}
 export_probs: {out: data/probs/header.csv, batch_size: 16, threads: 1, ensemble: {rule: mean, weight: 0.5}, dense_splits: [val, test],
                dense_stride: 2}
@@ -165,6 +170,15 @@ def test_repro_runs_synthesize_then_is_a_noop(project):
         assert evaluated[split]["accuracy_action"] == foul[split]["accuracy_action"]
         assert (project / f"reports/foul/{split}/confusion_offence_severity.png").is_file()
     assert (project / "models/foul/predictions/test.json").is_file()
+    for stage in ("featurize@actions", "train@actions", "evaluate@actions"):
+        assert f"Running stage '{stage}'" in first.stdout, stage
+    actions = json.loads((project / "metrics/train_actions.json").read_text())
+    assert actions["input"] == "video" and actions["ia"] is False and actions["epochs_run"] == 1
+    scored = json.loads((project / "metrics/eval_actions.json").read_text())
+    assert scored["test"]["frame_map"] == actions["test"]["frame_map"] and scored["test"]["box_prior_frame_map"] is not None
+    assert (project / "reports/actions/test/groundtruth.csv").is_file() and (
+        project / "models/actions/predictions/test.csv"
+    ).is_file()
     assert "Running stage 'weights'" in first.stdout and (project / "models/pretrained/i3d_k400.pt").is_file()
     record = json.loads((project / "models/pretrained/i3d_k400.json").read_text())
     assert record["output"]["tensors"] > 200  # the user's file, checked against the I3D's keys and shapes, copied as is
@@ -189,13 +203,15 @@ def test_plots_show_renders_the_declared_plots(project):
     for name in ("Header loss", "Header val AUROC and F1", "Header ROC (val, best epoch)", "Header PR (val, best epoch)",
                  "Header confusion (val, best epoch)", "Pre-filter feature importance (total gain)", "Foul loss",
                  "Foul val leaderboard and balanced accuracies", "Foul action confusion (test)",
-                 "Foul offence-severity confusion (test)", "Header timeline (one test match; header = 1 at the true headers)"):  # fmt: skip
+                 "Foul offence-severity confusion (test)", "Header timeline (one test match; header = 1 at the true headers)",
+                 "Actions loss", "Actions val frame-mAP", "Actions AP per class (test; official frame-mAP rules)"):  # fmt: skip
         plot = shown["data"][name][0]
         assert plot["type"] == "vega" and plot["content"]["data"]["values"], name
     for png in (
         "reports/foul/test/confusion_action.png",
         "reports/foul/test/confusion_offence_severity.png",
         "reports/header/timeline.png",
+        "reports/actions/test/per_class_ap.png",
     ):
         assert shown["data"][png][0]["type"] == "image", png
 
@@ -232,6 +248,20 @@ def test_exp_run_changes_only_the_trainer(project):
     assert json.loads((project / "metrics/train_header.json").read_text())["backbone"] == "csn"
     shown = run(["dvc", "exp", "show", "--json"], project)
     assert "train.header.backbone" in shown.stdout or "csn" in shown.stdout
+
+
+def test_exp_run_trains_actions_with_slowfast_and_ia(project):
+    """The issue's example: SlowFast-R50 in video mode with the interaction aggregation (its memory read from the
+    feature store); only the actions trainer and its evaluation re-run."""
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "before slowfast", "--allow-empty"], project)
+    res = run(["dvc", "exp", "run", "-S", "train.actions.backbone=slowfast_r50", "-S", "train.actions.ia.active=true"], project)
+    assert "Running stage 'train@actions'" in res.stdout and "Running stage 'evaluate@actions'" in res.stdout
+    assert "Running stage 'featurize@actions'" not in res.stdout and "Running stage 'train@header'" not in res.stdout
+    summary = json.loads((project / "metrics/train_actions.json").read_text())
+    assert summary["backbone"] == "slowfast_r50" and summary["ia"] is True
+    config = (project / "models/actions/config.yaml").read_text()
+    assert "memory:" in config and "slowfast_r50" in config
 
 
 def test_exp_run_with_a_changed_param_reruns(project):

@@ -7,7 +7,7 @@ import pytest
 
 from replaylab import params as P
 from replaylab.data.cache import build_cache, spec_from_params
-from replaylab.data.samples import read_csv
+from replaylab.data.samples import SampleIndex, read_csv
 from replaylab.data.sources import task_index
 from replaylab.data.task_splits import make_splits, write_splits
 
@@ -49,6 +49,64 @@ def trained_foul(tiny_foul):
     os.chdir(root)  # dvclive looks for a DVC repo from the working directory
     try:
         summary = train_task("foul", P.validate(data))
+    finally:
+        os.chdir(cwd)
+    return root, data, summary
+
+
+@pytest.fixture(scope="session")
+def tiny_actions(tiny_world, tmp_path_factory):
+    """(work dir, params dict) with the actions clip cache, its official splits and a feature store of a small
+    random-weight backbone with maps (data/features/actions/c3d)."""
+    from replaylab.features.featurize import featurize_cache
+
+    root = tmp_path_factory.mktemp("actions")
+    data = {
+        "seed": 3,
+        "cache_clips": {"out_dir": str(root / "cache"), "actions": {"source": {"format": "ava", "root": str(tiny_world[0] / "ava")},
+                                                                   "frames": 4, "stride": 4, "size": [36, 64]}},
+        "split": {"out_dir": str(root / "splits"), "actions": {"strategy": "official"}},
+        "featurize": {"out_dir": str(root / "features"),
+                      "actions": {"models": [{"key": "c3d", "backbone": "compact3d", "backbone_options": {"width": 0.25},
+                                              "pretrained": None, "store_maps": True}]}},
+        "train": {"out_dir": str(root / "models"), "live_dir": str(root / "live"),
+                  "actions": {"epochs": 2, "batch_size": 4, "num_workers": 0, "threads": 1, "warmup_iters": 2,
+                              "milestones": [6], "roi": {"hidden": 16, "output_size": 3},
+                              "ia": {"active": True, "dim_inner": 8, "memory_span_s": 2}}},
+        "evaluate": {"out_dir": str(root / "reports")},
+    }  # fmt: skip
+    params = P.validate(data)
+    cfg = params.cache_clips.actions
+    spec = spec_from_params(cfg)
+    build_cache(task_index("actions", cfg, seed=3, margin_s=spec.half_window_s()), spec, out_h5=root / "cache/actions.h5",
+                out_index=root / "cache/actions_index.csv", work_dir=root / "w", progress=False, task="actions")  # fmt: skip
+    # the tiny world has one AVA train match: its later keyframes become val (official AVA val = test)
+    from replaylab.data.cache import read_cache_meta
+
+    index = read_csv(root / "cache/actions_index.csv", classes=read_cache_meta(root / "cache/actions.h5")["classes"])
+    train = [s for s in index.samples if s.meta["official_split"] == "train"]
+    cut = sorted(s.meta["timestamp"] for s in train)[int(len(train) * 0.7)]
+    parts = {"train": [s for s in train if s.meta["timestamp"] < cut], "val": [s for s in train if s.meta["timestamp"] >= cut],
+             "test": [s for s in index.samples if s.meta["official_split"] == "test"]}  # fmt: skip
+    write_splits({k: SampleIndex(v, index.classes, index.root, f"actions:{k}") for k, v in parts.items()},
+                 root / "splits/actions", task="actions")  # fmt: skip
+    featurize_cache(root / "cache/actions.h5", root / "features/actions", params.featurize.actions.models,
+                    split_dir=root / "splits/actions", progress=False, task="actions", seed=3)  # fmt: skip
+    return root, data
+
+
+@pytest.fixture(scope="session")
+def trained_actions(tiny_actions):
+    """(work dir, params dict, train_task summary) after training the tiny actions model (features, IA P/O/M) once."""
+    import os
+
+    from replaylab.tasks.training import train_task
+
+    root, data = tiny_actions
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        summary = train_task("actions", P.validate(data))
     finally:
         os.chdir(cwd)
     return root, data, summary

@@ -74,8 +74,10 @@ def test_lr_fills_unset_rates_and_unknown_task():
     cfg = P.validate({"train": {"header": {"lr": 3e-4, "lr_head": 1e-3}}}).train.header
     tc = train_config(cfg, seed=5)
     assert (tc.lr_backbone, tc.lr_head, tc.seed, tc.monitor) == (3e-4, 1e-3, 5, "val_auroc")
-    with pytest.raises(SystemExit, match=r"train@actions: this task has no trainer \(tasks with one: header, foul\)"):
-        train_task("actions", P.validate({}))
+    with pytest.raises(
+        SystemExit, match=r"train@recognition: this task has no trainer \(tasks with one: header, foul, actions\)"
+    ):
+        train_task("recognition", P.validate({}))
 
 
 def _copy_inputs(root, dst):

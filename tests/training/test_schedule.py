@@ -113,3 +113,25 @@ def test_optimizers_and_param_groups():
     assert isinstance(build_optimizer(TrainConfig(optimizer="adam"), groups), torch.optim.Adam)
     with pytest.raises(ValueError, match="repeats"):
         resolve_param_groups(model, [{"params": model.parameters()}, {"params": model[1].parameters()}], cfg)
+
+
+def test_alphaction_warmup_and_multistep_decay_at_iterations():
+    # AlphAction / maskrcnn-benchmark WarmupMultiStepLR: factor f -> 1 linearly over W iterations, then
+    # the rate drops by gamma after each milestone (counted in optimiser steps, not epochs)
+    cfg = TrainConfig(schedule="multistep", warmup_iters=4, warmup_factor=0.2, milestones=(6, 9), gamma=0.1, min_lr=0.0)
+    sched = LRSchedule(_opt(cfg), cfg, steps_per_epoch=5)
+    lrs = _trace(sched, 11)
+    assert lrs[:4] == pytest.approx([0.2, 0.4, 0.6, 0.8])
+    assert lrs[4:6] == pytest.approx([1.0, 1.0])
+    assert lrs[6:9] == pytest.approx([0.1, 0.1, 0.1])
+    assert lrs[9:] == pytest.approx([0.01, 0.01])
+
+
+def test_multistep_needs_increasing_milestones():
+    with pytest.raises(ValueError, match="milestones"):
+        TrainConfig(schedule="multistep")
+    with pytest.raises(ValueError, match="milestones"):
+        TrainConfig(schedule="multistep", milestones=(5, 3))
+    with pytest.raises(ValueError, match="warmup_factor"):
+        TrainConfig(warmup_factor=0.0)
+    assert TrainConfig(schedule="multistep", milestones=[3, 7]).milestones == (3, 7)  # lists from params become tuples

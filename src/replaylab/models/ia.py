@@ -122,13 +122,19 @@ class InteractionUnit(nn.Module):
             self.position_value = nn.Parameter(torch.zeros(self.num_positions, self.dim_inner))
 
     def forward(
-        self, query: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor | None = None
-    ) -> torch.Tensor:
+        self, query: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor | None = None,
+        rows: torch.Tensor | None = None,
+    ) -> torch.Tensor:  # fmt: skip
+        """``rows`` (N,): the tokens (and mask, positions) hold R rows shared by several queries (e.g. one per clip),
+        query i reads row ``rows[i]``; keys and values are computed once per row. Without it R = N."""
         n = query.shape[0]
         if query.ndim != 2 or query.shape[1] != self.dim:
             raise ValueError(f"query must be (N, {self.dim}), got shape {tuple(query.shape)}")
-        if tokens.ndim != 3 or tokens.shape[0] != n or tokens.shape[2] != self.dim_kv:
-            raise ValueError(f"tokens must be ({n}, L, {self.dim_kv}), got shape {tuple(tokens.shape)}")
+        r = n if rows is None else tokens.shape[0]
+        if rows is not None and rows.shape != (n,):
+            raise ValueError(f"rows must be ({n},), got shape {tuple(rows.shape)}")
+        if tokens.ndim != 3 or tokens.shape[0] != r or tokens.shape[2] != self.dim_kv:
+            raise ValueError(f"tokens must be ({r}, L, {self.dim_kv}), got shape {tuple(tokens.shape)}")
         if mask.shape != tokens.shape[:2] or mask.dtype != torch.bool:
             raise ValueError(f"mask must be a bool tensor {tuple(tokens.shape[:2])}, got {mask.dtype} {tuple(mask.shape)}")
         shortcut = self.shortcut(query)
@@ -148,6 +154,8 @@ class InteractionUnit(nn.Module):
                 raise ValueError(f"positions of valid tokens must be in 0..{self.num_positions - 1}")
             k = k + self.position_key[positions]
             v = v + self.position_value[positions]
+        if rows is not None:
+            k, v, mask = k[rows], v[rows], mask[rows]
         logits = torch.einsum("nli,ni->nl", k, q) * self.scale
         logits = logits.masked_fill(~mask, float("-inf"))
         any_valid = mask.any(dim=1, keepdim=True)  # (N, 1)
@@ -181,7 +189,9 @@ class IAStructure(nn.Module):
     """AlphAction's interaction aggregation on actor features; see the module docstring.
 
     ``forward(actors (N, dim_in), batch_index (N,) long, *, context (B, M, dim_context), context_mask (B, M)
-    bool, memory (N, L, dim_memory), memory_mask (N, L) bool, memory_offsets (N, L) long)`` -> (N,
+    bool, memory (N, L, dim_memory), memory_mask (N, L) bool, memory_offsets (N, L) long, memory_rows (N,) long)``
+    (with ``memory_rows``, ``memory`` / its mask / offsets hold R rows, e.g. one per keyframe, and actor i reads
+    row ``memory_rows[i]``: the memory is reduced once per row instead of once per actor) -> (N,
     ``out_dim``): ``dim_in`` (``fusion="add"``), ``dim_in + dim_out`` (``"concat"``) or ``dim_out``
     (``"none"``, the aggregated features alone). ``batch_index`` names each actor's clip (0 .. B - 1; B is
     ``context``'s first size when given, else ``max(batch_index) + 1``). Masks default to all valid.
@@ -284,7 +294,7 @@ class IAStructure(nn.Module):
 
     # ----------------------------------------------------------------------------------------------- tokens
     def _person_tokens(self, states: torch.Tensor, batch_index: torch.Tensor, clips: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per actor the states of its clip's actors (N, Lp, I) and their mask (first ``max_person`` per clip)."""
+        """Per clip the states of its actors (B, Lp, I) and their mask (first ``max_person`` per clip)."""
         n = states.shape[0]
         order = torch.argsort(batch_index, stable=True)
         counts = torch.bincount(batch_index, minlength=clips)
@@ -297,7 +307,7 @@ class IAStructure(nn.Module):
         valid = torch.zeros((clips, width), dtype=torch.bool, device=states.device)
         padded = padded.index_put((sorted_clip[keep], rank[keep]), states[order][keep])
         valid[sorted_clip[keep], rank[keep]] = True
-        return padded[batch_index], valid[batch_index]
+        return padded, valid  # per clip; actor i reads row batch_index[i]
 
     def _context_tokens(self, context: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         keep = mask & (torch.cumsum(mask.long(), dim=1) <= self.max_object)
@@ -318,6 +328,7 @@ class IAStructure(nn.Module):
         memory: torch.Tensor | None = None,
         memory_mask: torch.Tensor | None = None,
         memory_offsets: torch.Tensor | None = None,
+        memory_rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
         if actors.ndim != 2 or actors.shape[1] != self.dim_in:
             raise ValueError(f"actors must be (N, {self.dim_in}), got shape {tuple(actors.shape)}")
@@ -346,14 +357,23 @@ class IAStructure(nn.Module):
                 )
             reduced = self.reduce_dropout(self.context_reduce(context))
             tokens, valid = self._context_tokens(reduced, context_mask)
-            context_tokens, context_valid = tokens[batch_index], valid[batch_index]
+            context_tokens, context_valid = tokens, valid  # per clip; actor i reads row batch_index[i]
 
-        memory_tokens = memory_valid = positions = None
+        memory_tokens = memory_valid = positions = memory_index = None
         if "M" in self.kinds:
             if memory is None:
                 raise ValueError(f"block 'M' ({_BLOCK_NAMES['M']}) needs memory tokens (N, L, D); none were given")
-            if memory.ndim != 3 or memory.shape[0] != n or memory.shape[2] != self.memory_reduce.in_features:
-                raise ValueError(f"memory must be ({n}, L, {self.memory_reduce.in_features}), got shape {tuple(memory.shape)}")
+            rows_n = n if memory_rows is None else memory.shape[0]
+            if memory_rows is not None and (
+                memory_rows.shape != (n,) or (n and (memory_rows.min() < 0 or memory_rows.max() >= rows_n))
+            ):
+                raise ValueError(
+                    f"memory_rows must be ({n},) indices into the {rows_n} memory rows, got {tuple(memory_rows.shape)}"
+                )
+            if memory.ndim != 3 or memory.shape[0] != rows_n or memory.shape[2] != self.memory_reduce.in_features:
+                raise ValueError(
+                    f"memory must be ({rows_n}, L, {self.memory_reduce.in_features}), got shape {tuple(memory.shape)}"
+                )
             if memory_mask is None:
                 memory_mask = torch.ones(memory.shape[:2], dtype=torch.bool, device=memory.device)
             elif memory_mask.shape != memory.shape[:2] or memory_mask.dtype != torch.bool:
@@ -371,6 +391,7 @@ class IAStructure(nn.Module):
                 if bool(bad.any()):
                     raise ValueError(f"memory_offsets of valid tokens must be in -{span}..{span}")
                 positions = memory_offsets.long() + span
+            memory_index = memory_rows.long() if memory_rows is not None else None  # shared rows: reduced once each
 
         if n == 0:
             return actors.new_zeros((0, self.out_dim))
@@ -381,10 +402,10 @@ class IAStructure(nn.Module):
             if kind == "P":
                 keys = first_person_keys if first else state
                 tokens, valid = self._person_tokens(keys, batch_index, clips)
-                return block(state, tokens, valid)
+                return block(state, tokens, valid, rows=batch_index)
             if kind == "O":
-                return block(state, context_tokens, context_valid)
-            return block(state, memory_tokens, memory_valid, positions)
+                return block(state, context_tokens, context_valid, rows=batch_index)
+            return block(state, memory_tokens, memory_valid, positions, rows=memory_index)
 
         if self.structure == "parallel":
             width = len(self.layers[0])

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Optimizer = Literal["adam", "adamw", "sgd"]
-Schedule = Literal["none", "step", "cosine", "plateau"]
+Schedule = Literal["none", "step", "cosine", "plateau", "multistep"]
 AmpDtype = Literal["auto", "bf16", "fp16"]
 LossName = Literal["ce", "focal"]
 ClassWeights = Literal["none", "inverse_frequency"]
@@ -18,7 +18,7 @@ Device = Literal["auto", "cpu", "cuda"]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "optimizer": ("adam", "adamw", "sgd"),
-    "schedule": ("none", "step", "cosine", "plateau"),
+    "schedule": ("none", "step", "cosine", "plateau", "multistep"),
     "amp_dtype": ("auto", "bf16", "fp16"),
     "loss": ("ce", "focal"),
     "class_weights": ("none", "inverse_frequency"),
@@ -50,8 +50,11 @@ class TrainConfig:
     momentum: float = 0.9
     schedule: Schedule = "cosine"
     warmup_epochs: float = 0.0
+    warmup_iters: int = 0  # > 0: warm up over this many optimiser steps (instead of warmup_epochs)
+    warmup_factor: float | None = None  # None: ramp (s + 1) / (W + 1); a value f: linear from f to 1 (AlphAction's)
     step_size: int = 10
     gamma: float = 0.1
+    milestones: tuple[int, ...] = ()  # multistep: optimiser steps after which the rate is multiplied by gamma
     min_lr: float = 1e-6
     plateau_patience: int = 3
     amp: bool = False
@@ -83,6 +86,12 @@ class TrainConfig:
         _check(self.weight_decay >= 0, "weight_decay", "must be >= 0")
         _check(0 <= self.momentum < 1, "momentum", "must be in [0, 1)")
         _check(math.isfinite(self.warmup_epochs) and self.warmup_epochs >= 0, "warmup_epochs", "must be >= 0")
+        _check(self.warmup_iters >= 0, "warmup_iters", "must be >= 0 (0 = use warmup_epochs)")
+        _check(self.warmup_factor is None or 0 < self.warmup_factor <= 1, "warmup_factor", "must be in (0, 1] or None")
+        object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
+        _check(all(m >= 1 for m in self.milestones) and list(self.milestones) == sorted(set(self.milestones)),
+               "milestones", "must be increasing optimiser-step counts >= 1")  # fmt: skip
+        _check(self.schedule != "multistep" or bool(self.milestones), "milestones", "multistep needs at least one milestone")
         _check(self.step_size >= 1, "step_size", "must be >= 1")
         _check(0 < self.gamma <= 1, "gamma", "must be in (0, 1]")
         _check(self.min_lr >= 0, "min_lr", "must be >= 0")

@@ -3,6 +3,7 @@ plateau), stepped once per optimiser step and saved with the checkpoint for an e
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -69,10 +70,12 @@ class LRSchedule:
     """Learning rate of every group as a function of the optimiser-step count ``s`` (0-based):
 
     ``lr(s) = warm(s) * main(s)`` with ``warm(s) = (s + 1) / (W + 1)`` for ``s < W`` (W = warmup steps =
-    ``warmup_epochs * steps_per_epoch`` rounded, at least 1 when warmup is on) and 1 afterwards, and
+    ``warmup_iters``, or ``warmup_epochs * steps_per_epoch`` rounded, at least 1 when warmup is on) and 1
+    afterwards; with ``warmup_factor`` f set, ``warm(s) = f (1 - s / W) + s / W`` instead; and
 
     * ``none``: ``base``;
     * ``step``: ``base * gamma ** (epoch // step_size)``, ``epoch = s // steps_per_epoch``;
+    * ``multistep``: ``base * gamma ** k``, k = how many of ``milestones`` (optimiser steps) are <= s;
     * ``cosine``: from ``base`` to ``min_lr`` over the steps after warmup,
       ``t = (s - W) / (T - W)``, ``T = epochs * steps_per_epoch``;
     * ``plateau``: ``base * scale``; :meth:`epoch_end` multiplies ``scale`` by ``gamma`` when the monitored
@@ -90,7 +93,12 @@ class LRSchedule:
         self.kind = cfg.schedule
         self.steps_per_epoch = int(steps_per_epoch)
         self.total_steps = int(epochs if epochs is not None else cfg.epochs) * self.steps_per_epoch
-        self.warmup_steps = max(1, round(cfg.warmup_epochs * self.steps_per_epoch)) if cfg.warmup_epochs > 0 else 0
+        if cfg.warmup_iters > 0:
+            self.warmup_steps = int(cfg.warmup_iters)
+        else:
+            self.warmup_steps = max(1, round(cfg.warmup_epochs * self.steps_per_epoch)) if cfg.warmup_epochs > 0 else 0
+        self.warmup_factor = cfg.warmup_factor
+        self.milestones = tuple(cfg.milestones)
         self.step_size = cfg.step_size
         self.gamma = cfg.gamma
         self.min_lr = cfg.min_lr
@@ -105,7 +113,13 @@ class LRSchedule:
 
     # -------------------------------------------------------------- values
     def lrs_at(self, step: int) -> list[float]:
-        warm = (step + 1) / (self.warmup_steps + 1) if step < self.warmup_steps else 1.0
+        if step >= self.warmup_steps:
+            warm = 1.0
+        elif self.warmup_factor is None:
+            warm = (step + 1) / (self.warmup_steps + 1)
+        else:  # linear from warmup_factor at step 0 to 1 at step W (maskrcnn-benchmark's / AlphAction's warmup)
+            alpha = step / self.warmup_steps
+            warm = self.warmup_factor * (1.0 - alpha) + alpha
         return [warm * self._main(base, step) for base in self.base_lrs]
 
     def _main(self, base: float, step: int) -> float:
@@ -115,6 +129,8 @@ class LRSchedule:
         if self.kind == "step":
             epoch = step // self.steps_per_epoch
             return max(floor, base * self.gamma ** (epoch // self.step_size))
+        if self.kind == "multistep":
+            return max(floor, base * self.gamma ** bisect.bisect_right(self.milestones, step))
         if self.kind == "cosine":
             span = max(1, self.total_steps - self.warmup_steps)
             t = min(1.0, max(0.0, (step - self.warmup_steps) / span))

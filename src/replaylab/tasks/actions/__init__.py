@@ -1,27 +1,27 @@
-"""The actions task (AVA-style person-action detection): clip cache and splits so far; no model yet."""
+"""The actions task: AVA-style person-action detection (what each person does at each keyframe).
+
+Registers :data:`SPEC`. Its parts: :mod:`.params`, :mod:`.boxes` (training / scoring boxes and targets),
+:mod:`.model` (ROI head + optional IA over a backbone map), :mod:`.adapter` (loss and frame-mAP for the loop),
+:mod:`.trainer` (``train@actions``), :mod:`.evaluate` (``evaluate@actions``: the official frame-mAP, per class,
+against a box-prior baseline) and :mod:`.predict` (``replaylab predict-actions``).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import Field
-
-from ...params.data import AvaCocoSource, AvaSource, ClipParams, SplitTaskParams
+from ..lazy import lazy
 from ..registry import TaskSpec, register_task
-
-
-class ActionsCacheParams(ClipParams):
-    source: Annotated[AvaSource | AvaCocoSource, Field(discriminator="format")] = AvaSource(format="ava")
-    stride: int = Field(2, ge=1, le=100)
-    size: list[int] = Field(default_factory=lambda: [96, 160], min_length=2, max_length=2)
-
+from .params import SPLIT_DEFAULT, ActionsCacheParams, ActionsEvaluateParams, ActionsTrainParams
 
 SPEC = register_task(
     TaskSpec(
         name="actions",
-        description="what each person does at each keyframe (AVA layout); cache and split only",
+        description="what each person does at each keyframe (AVA layout): ROI action head, optional IA, frame-mAP",
         package=__name__,
         cache_params=ActionsCacheParams,
-        split_params=SplitTaskParams(strategy="official"),
+        split_params=SPLIT_DEFAULT,
+        train_params=ActionsTrainParams,
+        trainer=lazy("replaylab.tasks.actions.trainer:ActionsTrainer"),
+        evaluate_params=ActionsEvaluateParams,
+        evaluate=lazy("replaylab.tasks.actions.evaluate:evaluate_actions"),
     )
 )
