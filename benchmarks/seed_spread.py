@@ -33,6 +33,9 @@ from replaylab.io import write_json, write_text  # noqa: E402
 METRICS = ("pre_xgb", "train_header", "export_probs", "post_xgb", "eval_header", "train_foul", "eval_foul")
 #: The params that seed the trained models (each null in params.yaml = the top-level seed).
 SEED_KEYS = ("train.header.seed", "train.foul.seed", "pre_xgb.seed", "post_xgb.seed")
+#: Groups that can be run on their own (``--only``) and merged into an existing result: their stages depend on
+#: no other group's seed, so varying their seed alone gives the same runs as varying every seed at once.
+GROUPS = {"actions": (("train_actions", "eval_actions"), ("train.actions.seed",))}
 OUT = ROOT / "benchmarks" / "results" / "seed_spread"
 
 
@@ -46,22 +49,24 @@ def workspace_seed() -> int:
 
     params = P.load(path=ROOT / "params.yaml")
     seeds = {params.seed if v is None else v for v in (params.train.header.seed, params.train.foul.seed,
-                                                       params.pre_xgb.seed, params.post_xgb.seed)}  # fmt: skip
+                                                       params.train.actions.seed, params.pre_xgb.seed,
+                                                       params.post_xgb.seed)}  # fmt: skip
     if len(seeds) != 1:
         raise SystemExit(f"params.yaml seeds the trained models differently ({sorted(seeds)}); set {SEED_KEYS} to null")
     return seeds.pop()
 
 
-def workspace_metrics() -> dict:
+def workspace_metrics(metrics: tuple[str, ...] = METRICS) -> dict:
     status = run(["dvc", "status", "--json"], capture_output=True).stdout.strip()
     if status not in ("", "{}"):
         raise SystemExit("the workspace is not up to date with dvc.lock (run `dvc repro` first):\n" + status[:2000])
-    return {name: json.loads((ROOT / "metrics" / f"{name}.json").read_text()) for name in METRICS}
+    return {name: json.loads((ROOT / "metrics" / f"{name}.json").read_text()) for name in metrics}
 
 
-def experiment_metrics(seed: int) -> dict:
-    name = f"seed-{seed}"
-    sets = [a for key in SEED_KEYS for a in ("-S", f"{key}={seed}")]
+def experiment_metrics(seed: int, metrics: tuple[str, ...] = METRICS, keys: tuple[str, ...] = SEED_KEYS,
+                       name: str | None = None) -> dict:  # fmt: skip
+    name = name or f"seed-{seed}"
+    sets = [a for key in keys for a in ("-S", f"{key}={seed}")]
     subprocess.run(["dvc", "exp", "remove", name], cwd=ROOT, capture_output=True)  # a previous run of this seed
     run(["dvc", "exp", "run", "--temp", "-n", name, *sets])
     refs = run(["git", "for-each-ref", "--format=%(refname)", "refs/exps"], capture_output=True).stdout.split()
@@ -69,7 +74,7 @@ def experiment_metrics(seed: int) -> dict:
     if len(ref) != 1:
         raise SystemExit(f"experiment {name}: expected one git ref, found {ref}")
     show = lambda n: run(["git", "show", f"{ref[0]}:metrics/{n}.json"], capture_output=True).stdout  # noqa: E731
-    return {n: json.loads(show(n)) for n in METRICS}
+    return {n: json.loads(show(n)) for n in metrics}
 
 
 def summary_md(result: dict) -> str:
@@ -87,9 +92,30 @@ def summary_md(result: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
+    ap.add_argument("--only", choices=sorted(GROUPS), help="run one group's seeds alone and merge them into the existing "
+                    "result (its stages depend on no other seed)")  # fmt: skip
     args = ap.parse_args()
     t0 = time.perf_counter()
     base = workspace_seed()
+    if args.only:
+        metrics, keys = GROUPS[args.only]
+        result = json.loads(OUT.with_suffix(".json").read_text())
+        if [int(s) for s in result["seeds"]] != args.seeds:
+            raise SystemExit(f"{OUT.with_suffix('.json')} has seeds {result['seeds']}; run --only with the same seeds")
+        for seed in args.seeds:
+            print(f"seed {seed} ({args.only}): {'workspace' if seed == base else 'dvc exp run --temp'}", flush=True)
+            got = (
+                workspace_metrics(metrics)
+                if seed == base
+                else experiment_metrics(seed, metrics, keys, f"seed-{seed}-{args.only}")
+            )
+            result["runs"][str(seed)].update(got)
+        result["varied"] = list(dict.fromkeys([*result["varied"], *keys]))
+        result.setdefault("groups", {})[args.only] = {"seconds": round(time.perf_counter() - t0, 1), "varied": list(keys)}
+        write_json(OUT.with_suffix(".json"), result)
+        write_text(OUT.with_suffix(".md"), summary_md(result))
+        print(summary_md(result))
+        return
     runs = {}
     for seed in args.seeds:
         print(f"seed {seed}: {'workspace' if seed == base else 'dvc exp run --temp'}", flush=True)

@@ -254,6 +254,8 @@ _RESULT_ROWS = (
         "eval_foul",
         ("{split}", "balanced_accuracy_offence_severity"),
     ),
+    ("person actions (AVA layout)", "frame-mAP (official rules)", prob, "eval_actions", ("{split}", "frame_map")),
+    ("person actions (AVA layout)", "box-prior baseline frame-mAP", prob, "eval_actions", ("{split}", "box_prior_frame_map")),
 )
 
 
@@ -462,6 +464,23 @@ def _foul_results(c: Ctx) -> str:
         "accuracy offence-severity",
     ]
     return md_table(head, rows)
+
+
+@_table("actions_per_class", "evaluate@actions: AP per class (official AVA frame-mAP rules) against the box-prior baseline")
+def _actions_per_class(c: Ctx) -> str:
+    classes = list(c.get("eval_actions", "test", "per_class_ap") or {})
+    rows = []
+    for name in classes:
+        rows.append([name] + [c.cell(count, "eval_actions", s, "gt_boxes", name) for s in ("val", "test")]
+                    + [c.cell(prob, "eval_actions", s, key, name) for s in ("val", "test")
+                       for key in ("per_class_ap", "box_prior_per_class_ap")])  # fmt: skip
+    rows.append(["**frame-mAP** (classes with ground truth)", "", ""]
+                + [c.cell(prob, "eval_actions", s, key) for s in ("val", "test") for key in ("frame_map", "box_prior_frame_map")])  # fmt: skip
+    rows.append(
+        ["random scores (chance)", "", ""]
+        + [x for s in ("val", "test") for x in (c.cell(prob, "eval_actions", s, "random_frame_map"), "")]
+    )
+    return md_table(["class", "val boxes", "test boxes", "val AP", "val box prior", "test AP", "test box prior"], rows)
 
 
 @_table("caches", "cache_clips@<task>: what each clip cache holds")

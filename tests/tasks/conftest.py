@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from replaylab import params as P
@@ -98,15 +100,9 @@ def tiny_actions(tiny_world, tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained_actions(tiny_actions):
     """(work dir, params dict, train_task summary) after training the tiny actions model (features, IA P/O/M) once."""
-    import os
-
     from replaylab.tasks.training import train_task
 
     root, data = tiny_actions
-    cwd = os.getcwd()
-    os.chdir(root)
-    try:
+    with contextlib.chdir(root):  # dvclive looks for a DVC repo from the working directory
         summary = train_task("actions", P.validate(data))
-    finally:
-        os.chdir(cwd)
     return root, data, summary

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import os
+import contextlib
 
 import numpy as np
 import pytest
@@ -41,12 +41,8 @@ def test_video_mode_and_the_softmax_pose_group_train(tiny_actions, tmp_path, cha
     root, data = tiny_actions
     data = {**data, "train": {**data["train"], "out_dir": str(tmp_path / "m"), "live_dir": str(tmp_path / "l"),
                               "actions": {**data["train"]["actions"], **change}}}  # fmt: skip
-    cwd = os.getcwd()
-    os.chdir(root)
-    try:
+    with contextlib.chdir(root):  # dvclive looks for a DVC repo from the working directory
         summary = train_task("actions", P.validate(data))
-    finally:
-        os.chdir(cwd)
     assert summary["input"] == change.get("input", "features")
     assert np.isfinite(summary["test"]["frame_map"])
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .parts import BlockGroup, freeze_batchnorm, init_conv_bn
+from .parts import BlockGroup, ConvBN, freeze_batchnorm, init_conv_bn
 from .registry import BackboneSpec, Grid, Size, input_constraints, register, strided_grid
 
 __all__ = ["STAGE_BLOCKS", "CSNBottleneck", "ConvBN", "ResNet3dCSN", "create_csn"]
@@ -34,31 +34,6 @@ STAGE_BLOCKS: dict[int, tuple[int, int, int, int]] = {
     152: (3, 8, 36, 3),
 }
 EXPANSION = 4
-
-
-class ConvBN(nn.Module):
-    """Conv3d (no bias) -> BatchNorm3d -> optional ReLU, named ``conv`` / ``bn`` like mmcv's ConvModule."""
-
-    def __init__(
-        self,
-        cin: int,
-        cout: int,
-        kernel: tuple[int, int, int],
-        *,
-        stride: tuple[int, int, int] = (1, 1, 1),
-        groups: int = 1,
-        relu: bool = True,
-        bn_eps: float = 1e-3,
-    ) -> None:
-        super().__init__()
-        padding = tuple(k // 2 for k in kernel)
-        self.conv = nn.Conv3d(cin, cout, kernel, stride=stride, padding=padding, groups=groups, bias=False)
-        self.bn = nn.BatchNorm3d(cout, eps=bn_eps)
-        self.relu = relu
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.bn(self.conv(x))
-        return torch.relu_(x) if self.relu else x
 
 
 class CSNBottleneck(nn.Module):

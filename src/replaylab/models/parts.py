@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
-__all__ = ["BlockGroup", "freeze_batchnorm", "init_conv_bn"]
+__all__ = ["BlockGroup", "ConvBN", "freeze_batchnorm", "init_conv_bn"]
 
 
 class BlockGroup(nn.Module):
@@ -39,3 +40,30 @@ def freeze_batchnorm(module: nn.Module) -> None:
     for m in module.modules():
         if isinstance(m, nn.BatchNorm3d):
             m.eval()
+
+
+class ConvBN(nn.Module):
+    """Conv3d (no bias, "same" padding for odd kernels) -> BatchNorm3d -> optional ReLU, named ``conv`` / ``bn``
+    like mmcv's ConvModule (the CSN and SlowFast checkpoints' layout)."""
+
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel: tuple[int, int, int],
+        *,
+        stride: tuple[int, int, int] = (1, 1, 1),
+        dilation: tuple[int, int, int] = (1, 1, 1),
+        groups: int = 1,
+        relu: bool = True,
+        bn_eps: float = 1e-5,
+    ) -> None:
+        super().__init__()
+        padding = tuple(d * (k // 2) for k, d in zip(kernel, dilation))
+        self.conv = nn.Conv3d(cin, cout, kernel, stride=stride, padding=padding, dilation=dilation, groups=groups, bias=False)
+        self.bn = nn.BatchNorm3d(cout, eps=bn_eps)
+        self.relu = relu
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.bn(self.conv(x))
+        return torch.relu_(x) if self.relu else x

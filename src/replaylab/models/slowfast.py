@@ -58,7 +58,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .parts import BlockGroup, freeze_batchnorm, init_conv_bn
+from .parts import BlockGroup, ConvBN, freeze_batchnorm, init_conv_bn
 from .registry import BackboneSpec, Grid, Size, input_constraints, register, strided_length
 
 __all__ = ["FUSIONS", "STAGE_BLOCKS", "Bottleneck", "ConvBN", "Lateral", "Pathway", "SlowFast", "create_slowfast"]
@@ -71,31 +71,6 @@ LATERAL_RATIO = 2  # lateral out channels = 2 x Fast channels
 Fusion = Literal["conv", "conv_bn_relu", "conv_bias"]
 FUSIONS: tuple[str, ...] = ("conv", "conv_bn_relu", "conv_bias")
 MIN_SIZE = 32
-
-
-class ConvBN(nn.Module):
-    """Conv3d (no bias) -> BatchNorm3d -> optional ReLU, named ``conv`` / ``bn`` like mmcv's ConvModule."""
-
-    def __init__(
-        self,
-        cin: int,
-        cout: int,
-        kernel: tuple[int, int, int],
-        *,
-        stride: tuple[int, int, int] = (1, 1, 1),
-        dilation: tuple[int, int, int] = (1, 1, 1),
-        relu: bool = True,
-        bn_eps: float = 1e-5,
-    ) -> None:
-        super().__init__()
-        padding = tuple(d * (k // 2) for k, d in zip(kernel, dilation))
-        self.conv = nn.Conv3d(cin, cout, kernel, stride=stride, padding=padding, dilation=dilation, bias=False)
-        self.bn = nn.BatchNorm3d(cout, eps=bn_eps)
-        self.relu = relu
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.bn(self.conv(x))
-        return torch.relu_(x) if self.relu else x
 
 
 class Bottleneck(nn.Module):

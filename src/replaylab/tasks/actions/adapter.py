@@ -50,9 +50,22 @@ def ground_truth_rows(samples: Sequence[Sample], class_ids: Sequence[int]) -> pd
     return pd.DataFrame(rows, columns=GT_COLUMNS)
 
 
+#: Decimals of boxes and scores in the prediction CSVs; rows are rounded to them before they are scored, so the
+#: metrics of ``train@actions`` equal those ``evaluate@actions`` computes from the written files.
+DECIMALS = 6
+
+
+def as_written(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with boxes and scores as the CSV writer formats them (``%.6f``, parsed back)."""
+    out = table.copy()
+    for col in ("x1", "y1", "x2", "y2", "score"):
+        out[col] = [float(f"{v:.{DECIMALS}f}") for v in table[col].to_numpy(dtype=np.float64)]
+    return out
+
+
 def detection_rows(keys: Sequence[tuple[str, int]], boxes: Sequence[np.ndarray], scores: Sequence[np.ndarray],
                    class_ids: Sequence[int]) -> pd.DataFrame:  # fmt: skip
-    """Official detection rows: every box x every class with its score."""
+    """Official detection rows: every box x every class with its score (rounded as written, :func:`as_written`)."""
     ids = np.asarray(class_ids, np.int64)
     parts = []
     for (vid, ts), b, sc in zip(keys, boxes, scores):
@@ -62,7 +75,7 @@ def detection_rows(keys: Sequence[tuple[str, int]], boxes: Sequence[np.ndarray],
         parts.append(pd.DataFrame({"video_id": vid, "timestamp": ts, "x1": np.repeat(b[:, 0], k), "y1": np.repeat(b[:, 1], k),
                                    "x2": np.repeat(b[:, 2], k), "y2": np.repeat(b[:, 3], k), "action_id": np.tile(ids, n),
                                    "score": sc.reshape(-1)}))  # fmt: skip
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=DET_COLUMNS)
+    return as_written(pd.concat(parts, ignore_index=True)) if parts else pd.DataFrame(columns=DET_COLUMNS)
 
 
 class BoxSettings:

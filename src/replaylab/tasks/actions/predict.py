@@ -28,7 +28,7 @@ from ...data.cache import ClipSpec, build_cache
 from ...data.dataset import ClipDataset
 from ...data.samples import AdapterError
 from ...evaluation.ava import write_ava_csv
-from .adapter import DET_COLUMNS, ActionsTask, BoxSettings, detection_rows, key_of
+from .adapter import DECIMALS, DET_COLUMNS, ActionsTask, BoxSettings, detection_rows, key_of
 from .boxes import to_rois
 
 __all__ = ["ModelFileError", "predict_actions", "read_actions_checkpoint"]
@@ -141,6 +141,6 @@ def predict_actions(data_dir: str | os.PathLike, model_path: str | os.PathLike, 
             boxes += props
             keys += k
     table = detection_rows(keys, boxes, scores, ident["class_ids"])
-    write_ava_csv(out, table if len(table) else pd.DataFrame(columns=DET_COLUMNS))
+    write_ava_csv(out, table if len(table) else pd.DataFrame(columns=DET_COLUMNS), box_decimals=DECIMALS, score_decimals=DECIMALS)
     return {"keyframes": len(samples), "boxes": int(sum(len(b) for b in boxes)), "rows": len(table), "out": str(out),
             "model": str(model_path), "skipped_keyframes": len(index) - len(samples)}  # fmt: skip

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader
 
 from ...training.distributed import world_size
 from ..training import Trainable, TrainContext, round_metric
-from .adapter import DET_COLUMNS, ActionsTask, BoxSettings, key_of
+from .adapter import DECIMALS, DET_COLUMNS, ActionsTask, BoxSettings, key_of
 from .boxes import to_rois
 from .labels import label_ids
 
@@ -182,7 +182,12 @@ class ActionsTrainer:
             tester = adapter.for_split(name, name)
             metrics, rows = tester.evaluate(model, DataLoader(ds, batch_size=cfg.batch_size, num_workers=0), device)
             scored[name] = {k.removeprefix(f"{name}_"): v for k, v in metrics.items()}
-            write_ava_csv(out_dir / PREDICTIONS_DIR / f"{name}.csv", pd.DataFrame(rows, columns=DET_COLUMNS))
+            write_ava_csv(
+                out_dir / PREDICTIONS_DIR / f"{name}.csv",
+                pd.DataFrame(rows, columns=DET_COLUMNS),
+                box_decimals=DECIMALS,
+                score_decimals=DECIMALS,
+            )
         print(f"train@{ctx.spec.name}: best epoch {result.best_epoch} of {result.epochs_run}, val frame-mAP "
               f"{scored['val']['frame_map']:.4f}, test frame-mAP {scored['test']['frame_map']:.4f}")  # fmt: skip
         return {
