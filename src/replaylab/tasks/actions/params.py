@@ -63,7 +63,8 @@ class ActionsTrainParams(TrainTaskParams):
     schedule: Literal["none", "step", "cosine", "plateau", "multistep"] = "multistep"
     warmup_iters: int = Field(50, ge=0, le=10_000_000)
     warmup_factor: float | None = Field(0.1, gt=0.0, le=1.0)
-    milestones: list[int] = Field(default_factory=lambda: [1200, 1600])  # optimiser steps; lr *= gamma after each
+    epochs: int = Field(15, ge=1, le=10000)
+    milestones: list[int] = Field(default_factory=lambda: [950, 1200])  # optimiser steps; lr *= gamma after each
     warmup_epochs: float = Field(0.0, ge=0.0, le=1000.0)
     monitor: str = "val_frame_map"
     early_stop_patience: int = Field(0, ge=0)
