@@ -50,11 +50,13 @@ def _small_run(root: Path) -> None:
             "test": {"matches": 2, "headers": 20, "full": variant},
         },  # fmt: skip
         eval_foul={"val": foul, "test": foul},
+        eval_actions={s: {"frame_map": 0.28184, "box_prior_frame_map": 0.0959} for s in ("val", "test")},
     )
     # three training seeds: the spread columns (mean and range)
     runs = {}
     for seed, f1, lb in ((42, 0.9302, 27.5426), (43, 0.8, 23.0), (44, 0.9, 30.0)):
-        run = {n: json.loads((root / "metrics" / f"{n}.json").read_text()) for n in ("train_header", "pre_xgb", "eval_foul")}
+        names = ("train_header", "pre_xgb", "eval_foul", "eval_actions")
+        run = {n: json.loads((root / "metrics" / f"{n}.json").read_text()) for n in names}
         run["eval_header"] = {"test": {"full": dict(variant, f1=f1)}, "val": {"full": variant}}
         run["eval_foul"]["test"] = dict(foul, leaderboard_value=lb)
         runs[str(seed)] = run
@@ -88,6 +90,10 @@ def test_results_table_rounds_and_formats(tmp_path):
         "| header detection, full pipeline | F1 at ±0.5 s | 0.930 | 0.930 | 0.930 (0.930–0.930) | 0.877 (0.800–0.930) |" in lines
     )
     assert "| multi-view foul | leaderboard value (%) | 27.5 | 27.5 | 27.5 (27.5–27.5) | 26.8 (23.0–30.0) |" in lines
+    assert (
+        "| person actions (AVA layout) | frame-mAP (official rules) | 0.282 | 0.282 | 0.282 (0.282–0.282) | 0.282 (0.282–0.282) |"
+        in lines
+    )
 
 
 def test_seed_spread_table_lists_every_seed(tmp_path):

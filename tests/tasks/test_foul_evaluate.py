@@ -87,5 +87,7 @@ def test_missing_predictions_file_is_named(tiny_foul, tmp_path):
 
 
 def test_unknown_task():
-    with pytest.raises(SystemExit, match=r"evaluate@actions: this task has no evaluator \(tasks with one: header, foul\)"):
-        evaluate_task("actions", P.validate({}))
+    with pytest.raises(
+        SystemExit, match=r"evaluate@recognition: this task has no evaluator \(tasks with one: header, foul, actions\)"
+    ):
+        evaluate_task("recognition", P.validate({}))

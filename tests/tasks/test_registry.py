@@ -9,8 +9,8 @@ from replaylab.tasks import TaskSpec, get_task, register_task, task_from_argv, t
 
 def test_builtin_tasks():
     assert task_names() == ["header", "foul", "actions", "recognition"]
-    assert task_names(trainable=True) == ["header", "foul"]
-    assert task_names(evaluable=True) == ["header", "foul"]
+    assert task_names(trainable=True) == ["header", "foul", "actions"]
+    assert task_names(evaluable=True) == ["header", "foul", "actions"]
     assert get_task("foul").package == "replaylab.tasks.foul"
     with pytest.raises(KeyError, match="unknown task 'fouls'"):
         get_task("fouls")
@@ -22,8 +22,8 @@ def test_task_from_argv():
     for argv in (["s.py"], ["s.py", "fouls"], ["s.py", "foul", "x"]):
         with pytest.raises(SystemExit, match="usage: python stages/split.py"):
             task_from_argv(argv, "split")
-    with pytest.raises(SystemExit, match=r"usage: python stages/train.py \{header,foul\} \(got actions\)"):
-        task_from_argv(["s.py", "actions"], "train", need="trainer")
+    with pytest.raises(SystemExit, match=r"usage: python stages/train.py \{header,foul,actions\} \(got recognition\)"):
+        task_from_argv(["s.py", "recognition"], "train", need="trainer")
 
 
 class ToyCache(ClipParams):
