@@ -11,6 +11,14 @@ from replaylab.kd.losses import converter_loss, r2_score
 SMALL = {"linear": {}, "mlp": {"hidden": 16, "depth": 2}, "transformer": {"width": 16, "heads": 2, "layers": 1, "max_tokens": 8}}
 
 
+def _randomised(conv: torch.nn.Module) -> torch.nn.Module:
+    """Every parameter drawn afresh (the nonlinear branches start at zero, which would hide them)."""
+    with torch.no_grad():
+        for p in conv.parameters():
+            p.normal_(0.0, 0.3)
+    return conv
+
+
 def test_registry_lists_the_three_kinds():
     assert set(CONVERTERS) == {"linear", "mlp", "transformer"}
 
@@ -19,19 +27,20 @@ def test_registry_lists_the_three_kinds():
 @pytest.mark.parametrize("shape", [(3, 12), (3, 5, 12)])
 def test_shapes_and_gradients(kind, shape):
     torch.manual_seed(0)
-    conv = build_converter(kind, in_dim=12, out_dim=7, **SMALL[kind])
+    conv = _randomised(build_converter(kind, in_dim=12, out_dim=7, **SMALL[kind]))
     x = torch.randn(*shape, requires_grad=True)
     y = conv(x)
     assert y.shape == (3, 7)
     y.square().sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
-    assert all(p.grad is not None for p in conv.parameters() if p.requires_grad)
+    for name, p in conv.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
 @pytest.mark.parametrize("kind", sorted(SMALL))
 def test_masked_tokens_do_not_change_the_output(kind):
     torch.manual_seed(0)
-    conv = build_converter(kind, in_dim=6, out_dim=4, **SMALL[kind]).eval()
+    conv = _randomised(build_converter(kind, in_dim=6, out_dim=4, **SMALL[kind])).eval()
     x = torch.randn(2, 5, 6)
     mask = torch.tensor([[True, True, True, False, False], [True, True, True, True, True]])
     y = conv(x, mask)
@@ -39,6 +48,14 @@ def test_masked_tokens_do_not_change_the_output(kind):
     x2[0, 3:] = 100.0  # padding content must not matter
     torch.testing.assert_close(conv(x2, mask), y)
     torch.testing.assert_close(conv(x[:1, :3]), y[:1], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "transformer"])
+def test_nonlinear_converters_start_as_their_affine_skip(kind):
+    torch.manual_seed(0)
+    conv = build_converter(kind, in_dim=6, out_dim=4, **SMALL[kind])
+    x = torch.randn(3, 5, 6)
+    torch.testing.assert_close(conv(x), conv.skip(x.mean(dim=1)))
 
 
 def test_masked_mean():
