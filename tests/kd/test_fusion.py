@@ -105,3 +105,24 @@ def test_bad_inputs_are_named():
         build_fusion("concat", **DIMS, width=4)
     with pytest.raises(ValueError, match=">= 1 teacher"):
         build_fusion("concat", student_dim=4, teacher_dims=[], num_classes=2)
+
+
+@pytest.mark.parametrize("kind", sorted(OPTS))
+def test_learns_a_label_carried_by_one_teacher_and_weights_that_teacher_most(kind):
+    """Labels depend on teacher 2's features only (student and teacher 1 are noise)."""
+    g = torch.Generator().manual_seed(0)
+    s, t1, t2 = torch.randn(256, 6, generator=g), torch.randn(256, 4, generator=g), torch.randn(256, 5, generator=g)
+    y = (t2[:, 0] + t2[:, 1] > 0).long()
+    torch.manual_seed(0)
+    opts = {"hidden": 16} if kind == "concat" else {"width": 16}
+    head = build_fusion(kind, **DIMS | {"num_classes": 2}, **opts)
+    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
+    for _ in range(200):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(head(s, [t1, t2]), y).backward()
+        opt.step()
+    with torch.no_grad():
+        logits, w = head.forward_with_weights(s, [t1, t2])
+    assert (logits.argmax(dim=1) == y).float().mean() > 0.85
+    if w is not None:
+        assert w.mean(dim=0).argmax().item() == 2
