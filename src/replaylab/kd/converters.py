@@ -208,7 +208,9 @@ class ConverterBank(nn.Module):
 
     @property
     def teachers(self) -> list[str]:
+        """The teacher names, in order."""
         return list(self.converters.keys())
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """(B, Ds) or (B, T, Ds) (+ mask (B, T)) -> {teacher: (B, Dt_teacher)}."""
         return {name: conv(x, mask) for name, conv in self.converters.items()}
