@@ -1,8 +1,8 @@
 """``evaluate@recognition``: top-1, top-5 and mean class accuracy of the trained classifier's prediction CSVs, per
 split, with per-class accuracy and the confusion matrix.
 
-Reads ``models/recognition/predictions/<split>.csv`` (written by ``train@recognition``), the class list the model
-was trained with (``models/recognition/config.yaml``) and the split CSVs (the predictions must cover exactly the
+Reads ``models/recognition/predictions/<split>.csv`` and ``classes.txt`` (written by ``train@recognition``: the class
+names the CSVs' indices refer to) and the split CSVs (the predictions must cover exactly the
 split's clips, with the same labels: a stale file is named, not scored). The metrics are recomputed from the
 written probabilities with scikit-learn (:func:`.adapter.scores`: ``accuracy_score``, ``top_k_accuracy_score`` with
 ``k = min(5, classes)``, ``balanced_accuracy_score``, ``confusion_matrix``), next to the majority-class baseline
@@ -25,23 +25,20 @@ from ...tables import read_table
 from ...viz.bars import save_bar_chart
 from ...viz.confusion import confusion_png
 from .adapter import probabilities_of, scores, top_k_of
-from .trainer import PREDICTION_COLUMNS, PREDICTIONS_DIR, confusion_rows
+from .trainer import CLASSES_FILE, PREDICTION_COLUMNS, PREDICTIONS_DIR, confusion_rows
 
 __all__ = ["evaluate_recognition", "read_predictions", "trained_classes"]
 
 
-def trained_classes(model_dir: Path) -> list[str]:
-    """The class list of the trained model (``config.yaml`` of ``train@recognition``)."""
-    from ruamel.yaml import YAML
-
-    path = model_dir / "config.yaml"
+def trained_classes(pred_dir: Path) -> list[str]:
+    """The class names the prediction CSVs' indices refer to (``classes.txt`` of ``train@recognition``)."""
+    path = pred_dir / CLASSES_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: not found (run train@recognition)")
-    doc = YAML(typ="safe").load(path.read_text())
-    classes = doc.get("classes") if isinstance(doc, dict) else None
-    if not isinstance(classes, list) or len(classes) < 2:
-        raise AdapterError(f"{path}: no 'classes' list of at least two names")
-    return [str(c) for c in classes]
+        raise AdapterError(f"{path}: not found (run train@recognition)")
+    classes = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if len(classes) < 2:
+        raise AdapterError(f"{path}: needs at least two class names, one a line")
+    return classes
 
 
 def read_predictions(path: Path, n_classes: int) -> tuple[list[dict], np.ndarray]:
@@ -125,7 +122,7 @@ def evaluate_recognition(task: str, params) -> dict[str, Any]:
     model_dir = Path(params.train.out_dir) / task
     split_dir = Path(params.split.out_dir) / task
     out_root = Path(params.evaluate.out_dir) / task
-    classes = trained_classes(model_dir)
+    classes = trained_classes(model_dir / PREDICTIONS_DIR)
     train = read_csv(split_dir / "train.csv", classes=classes).samples
     counts = np.bincount([s.label for s in train], minlength=len(classes))
     majority = int(np.argmax(counts))

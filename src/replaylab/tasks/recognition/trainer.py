@@ -4,7 +4,8 @@
 ``finetune_mode``) + pooling head on the cached clips; ``input: features``: the head alone
 (:class:`~replaylab.features.heads.PooledClassifier`) on ``featurize@recognition``'s stored features of a frozen
 backbone. The epoch is selected on ``monitor`` (default ``val_top1``); the selected checkpoint then scores val and
-test once and writes ``models/recognition/predictions/{val,test}.csv`` (what ``evaluate@recognition`` reads) and
+test once and writes ``models/recognition/predictions/{val,test}.csv`` and ``classes.txt`` (the class names the
+CSVs' indices refer to; what ``evaluate@recognition`` reads) and
 the confusion rows of each split, ``models/recognition/plots/{val,test}/confusion.csv`` (``actual, predicted``
 class names, the ``dvc plots`` confusion form).
 """
@@ -16,14 +17,15 @@ from typing import Any
 import numpy as np
 from torch.utils.data import DataLoader
 
-from ...io import write_csv
+from ...io import write_csv, write_text
 from ...training import build_loss
 from ..training import Trainable, TrainContext, round_metric
 from .adapter import RecognitionTask
 
-__all__ = ["PREDICTIONS_DIR", "PREDICTION_COLUMNS", "RecognitionTrainer", "confusion_rows"]
+__all__ = ["CLASSES_FILE", "PREDICTIONS_DIR", "PREDICTION_COLUMNS", "RecognitionTrainer", "confusion_rows"]
 
 PREDICTIONS_DIR = "predictions"
+CLASSES_FILE = "classes.txt"  # in PREDICTIONS_DIR: the class names the indices of the CSVs refer to, one a line
 PREDICTION_COLUMNS = ["sample_id", "label", "prediction", "top5", "probabilities"]
 
 
@@ -71,6 +73,7 @@ class RecognitionTrainer:
         classes = list(ctx.data.meta["classes"])
         device = next(model.parameters()).device
         scored: dict[str, dict[str, float]] = {}
+        write_text(out_dir / PREDICTIONS_DIR / CLASSES_FILE, "".join(f"{c}\n" for c in classes))
         for name, ds in (("val", ctx.data.val), ("test", ctx.data.test)):
             loader = DataLoader(ds, batch_size=cfg.batch_size, num_workers=0)
             metrics, rows = adapter.for_prefix(name).evaluate(model, loader, device)
