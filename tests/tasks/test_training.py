@@ -74,10 +74,17 @@ def test_lr_fills_unset_rates_and_unknown_task():
     cfg = P.validate({"train": {"header": {"lr": 3e-4, "lr_head": 1e-3}}}).train.header
     tc = train_config(cfg, seed=5)
     assert (tc.lr_backbone, tc.lr_head, tc.seed, tc.monitor) == (3e-4, 1e-3, 5, "val_auroc")
-    with pytest.raises(
-        SystemExit, match=r"train@recognition: this task has no trainer \(tasks with one: header, foul, actions\)"
-    ):
-        train_task("recognition", P.validate({}))
+    from replaylab.params.data import ClipParams, SplitTaskParams
+    from replaylab.tasks import TaskSpec, register_task, unregister_task
+
+    register_task(TaskSpec(name="untrained", description="t", package=__name__, cache_params=ClipParams,
+                           split_params=SplitTaskParams()))  # fmt: skip
+    try:
+        with pytest.raises(SystemExit, match=r"train@untrained: this task has no trainer \(tasks with one: header, foul, actions, "
+                                             r"recognition\)"):  # fmt: skip
+            train_task("untrained", P.validate({}))
+    finally:
+        unregister_task("untrained")
 
 
 def _copy_inputs(root, dst):
