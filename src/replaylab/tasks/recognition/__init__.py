@@ -1,4 +1,4 @@
-"""The recognition task (short-clip classification, UCF101 / HMDB51 layouts): clip cache and splits so far."""
+"""The recognition task (short-clip classification, UCF101 / HMDB51 / Kinetics layouts): clip cache and splits so far."""
 
 from __future__ import annotations
 
@@ -6,18 +6,18 @@ from typing import Annotated
 
 from pydantic import Field
 
-from ...params.data import ClipParams, Hmdb51Source, SplitTaskParams, Ucf101Source
+from ...params.data import ClipParams, Hmdb51Source, KineticsSource, SplitTaskParams, Ucf101Source
 from ..registry import TaskSpec, register_task
 
 
 class RecognitionCacheParams(ClipParams):
-    source: Annotated[Ucf101Source | Hmdb51Source, Field(discriminator="format")] = Ucf101Source(format="ucf101")
+    source: Annotated[Ucf101Source | Hmdb51Source | KineticsSource, Field(discriminator="format")] = Ucf101Source(format="ucf101")
 
 
 SPEC = register_task(
     TaskSpec(
         name="recognition",
-        description="classify short clips (UCF101 / HMDB51 split lists); cache and split only",
+        description="classify short clips (UCF101 / HMDB51 split lists, Kinetics CSVs); cache and split only",
         package=__name__,
         cache_params=RecognitionCacheParams,
         split_params=SplitTaskParams(strategy="official"),
