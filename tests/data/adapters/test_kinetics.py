@@ -160,3 +160,20 @@ def test_cache_and_official_split_end_to_end(tmp_path):
         P.validate({"cache_clips": {"recognition": {"source": {"format": "kinetics", "root": str(root), "split_id": 1}}}})
     with pytest.raises(P.ParamsError, match="missing"):
         P.validate({"cache_clips": {"recognition": {"source": {"format": "kinetics", "root": str(root), "missing": "warn"}}}})
+
+
+def test_symlinked_clips(tmp_path):
+    """CVDF's arrange_by_classes.py links <split>/<label>/<clip> to the extracted clips: fine inside the root,
+    refused when the link leads out of it."""
+    root = tmp_path / "k400"
+    _write(root, "annotations/train.csv", ["abseiling,aaaaaaaaaaa,0,10,train,0", "yoga,bbbbbbbbbbb,0,10,train,0"])
+    _touch(root / "extracted/aaaaaaaaaaa_000000_000010.mp4")
+    (root / "train/abseiling").mkdir(parents=True)
+    (root / "train/abseiling/aaaaaaaaaaa_000000_000010.mp4").symlink_to(root / "extracted/aaaaaaaaaaa_000000_000010.mp4")
+    idx = load_kinetics(root, split_csvs=["annotations/train.csv"])
+    assert [s.sources[0] for s in idx.samples] == ["train/abseiling/aaaaaaaaaaa_000000_000010.mp4"]
+    assert idx.dropped == {"clip file missing": 1}
+    _touch(tmp_path / "elsewhere.mp4")
+    (root / "train/bbbbbbbbbbb_000000_000010.mp4").symlink_to(tmp_path / "elsewhere.mp4")
+    with pytest.raises(AdapterError, match=r"train\.csv, line 3: clip .* leads through a symlink to .*elsewhere\.mp4"):
+        load_kinetics(root, split_csvs=["annotations/train.csv"])

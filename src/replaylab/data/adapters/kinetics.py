@@ -87,21 +87,41 @@ def read_kinetics_csv(path: str | os.PathLike) -> list[tuple[int, dict[str, str]
     return rows
 
 
-def _find(root: Path, base: str, label: str, stem: str, trimmed: str, exts: Sequence[str], where: str):
-    """(relative path, trimmed?) of the first existing candidate, else (None, candidates tried)."""
-    folders = [f"{base}/{label}"] if label else []
-    if " " in label:
-        folders.append(f"{base}/{label.replace(' ', '_')}")
-    tried = []
-    for ext in exts:
-        for rel, is_trimmed in [*((f"{d}/{trimmed}.{ext}", True) for d in folders), (f"{base}/{trimmed}.{ext}", True),
-                                (f"{base}/{stem}.{ext}", False)]:  # fmt: skip
-            rel = rel.lstrip("/")
-            path = inside_root(root, rel, where=where, what="clip")
-            if path.is_file():
-                return rel, is_trimmed
-            tried.append(rel)
-    return None, tried
+class _Folders:
+    """The file names in each clip folder, listed once (a Kinetics split holds some 250,000 clips: one
+    listing per folder instead of a stat per candidate); a folder is checked to stay inside ``root``."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.names: dict[str, dict[str, bool]] = {}  # folder -> {file name: is a symlink}
+
+    def files(self, rel: str, where: str) -> dict[str, bool]:
+        if rel not in self.names:
+            folder = inside_root(self.root, rel, where=where, what="clip folder") if rel else self.root
+            try:
+                with os.scandir(folder) as entries:
+                    self.names[rel] = {e.name: e.is_symlink() for e in entries if e.is_file()}
+            except (FileNotFoundError, NotADirectoryError):
+                self.names[rel] = {}
+        return self.names[rel]
+
+    def find(self, base: str, label: str, stem: str, trimmed: str, exts: Sequence[str], where: str):
+        """(relative path, trimmed?) of the first existing candidate, else (None, candidates tried)."""
+        folders = [f"{base}/{label}".lstrip("/")] if label else []
+        if " " in label:
+            folders.append(f"{base}/{label.replace(' ', '_')}".lstrip("/"))
+        tried = []
+        for ext in exts:
+            for folder, name, is_trimmed in [*((d, f"{trimmed}.{ext}", True) for d in folders), (base, f"{trimmed}.{ext}", True),
+                                             (base, f"{stem}.{ext}", False)]:  # fmt: skip
+                rel = f"{folder}/{name}" if folder else name
+                listing = self.files(folder, where)
+                if name in listing:
+                    if listing[name]:  # a symlink: it must not lead out of the root
+                        inside_root(self.root, rel, where=where, what="clip")
+                    return rel, is_trimmed
+                tried.append(rel)
+        return None, tried
 
 
 def load_kinetics(
@@ -137,6 +157,7 @@ def load_kinetics(
     samples: list[Sample] = []
     dropped: dict[str, int] = {}
     seen: dict[str, str] = {}
+    folders = _Folders(root)
     for path, n, row in rows:
         where = f"{path}, line {n}"
         yid = row["youtube_id"]
@@ -157,7 +178,7 @@ def load_kinetics(
             dropped[NO_LABEL] = dropped.get(NO_LABEL, 0) + 1
             continue
         base = clips_dir.replace("{split}", split).strip("/")
-        rel, found = _find(root, base, label, yid, sid, exts, where)
+        rel, found = folders.find(base, label, yid, sid, exts, where)
         if rel is None:
             if missing == "fail":
                 raise AdapterError(f"{where}: no clip file for {sid} under {root} (tried {', '.join(found)})")
