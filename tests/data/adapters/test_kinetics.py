@@ -68,7 +68,8 @@ def test_index_layouts_labels_groups_and_skips(tmp_path):
 
 
 def test_deepmind_csv_names_crlf_bom_and_unlabelled_test(tmp_path):
-    """DeepMind's kinetics_400_validate.csv (split value "validate") and the unlabelled test CSV."""
+    """DeepMind's file names, a "validate" split value, mmaction2-style videos_<split> folders and the
+    unlabelled test CSV (no label column)."""
     (tmp_path / "kinetics_400_validate.csv").write_bytes(
         ("\ufeff" + HEADER + "abseiling,aaaaaaaaaaa,1,11,validate,0\n\n").replace("\n", "\r\n").encode()
     )

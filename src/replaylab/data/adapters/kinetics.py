@@ -15,13 +15,16 @@ Clip files, found under ``<root>/<clips_dir>`` (``{split}`` in ``clips_dir`` is 
 
 1. ``<label>/<youtube_id>_<time_start:06d>_<time_end:06d>.<ext>``: the ActivityNet / mmaction2 downloader
    (``Crawler/Kinetics/download.py``: one folder per label, trim format ``%06d``); also with the
-   label's spaces as underscores (mmaction2's renamed class folders);
+   label's spaces as underscores (mmaction2's ``rename_classnames.sh``; its folders are
+   ``videos_train`` / ``videos_val``: ``clips_dir="videos_{split}"``);
 2. ``<youtube_id>_<time_start:06d>_<time_end:06d>.<ext>``: flat, as the CVDF mirror's tarballs extract;
 3. ``<youtube_id>.<ext>``: the untrimmed YouTube video; the sample is then centred on the window
-   (``center_s`` = its midpoint) instead of being the whole file.
+   (``center_s`` = its midpoint), so the cache reads its ``frames`` x ``stride`` around that point
+   rather than spreading them over the whole file.
 
 One :class:`Sample` per labelled row whose clip exists: ``sample_id`` ``<youtube_id>_<start:06d>_<end:06d>``,
-``label`` its position in the sorted class names of all rows read, ``group`` the YouTube id (clips cut
+``label`` its position in the sorted class names of all labelled rows read (clips missing or not, so the
+class list does not depend on what was downloaded), ``group`` the YouTube id (clips cut
 from one video share scene and people), ``meta["official_split"]`` the row's ``split`` through
 ``split_map``. Missing clips are normal for Kinetics (videos taken down): ``missing="skip"`` leaves them
 out and counts them in ``SampleIndex.dropped`` (``"clip file missing"``); ``missing="fail"`` stops with the
