@@ -1,4 +1,4 @@
-"""The recognition task: classify short trimmed clips (UCF101 / HMDB51 layouts with their official split lists).
+"""The recognition task: classify short trimmed clips (UCF101 / HMDB51 layouts with their official split lists, Kinetics-400 CSVs).
 
 Registers :data:`SPEC`. Its parts: :mod:`.params` (params sections), :mod:`.adapter` (cross-entropy, top-1 /
 top-5 / mean class accuracy for the training loop), :mod:`.trainer` (``train@recognition``: a registry backbone +
@@ -17,7 +17,7 @@ __all__ = ["SPEC", "RecognitionCacheParams", "RecognitionEvaluateParams", "Recog
 SPEC = register_task(
     TaskSpec(
         name="recognition",
-        description="classify short clips (UCF101 / HMDB51 split lists): clip classifier, top-1 / top-5 / mean class accuracy",
+        description="classify short clips (UCF101 / HMDB51 split lists, Kinetics CSVs): clip classifier, top-1 / top-5 / mean class accuracy",
         package=__name__,
         cache_params=RecognitionCacheParams,
         split_params=SPLIT_DEFAULT,

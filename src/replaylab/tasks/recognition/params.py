@@ -8,14 +8,14 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from ...params.base import Section
-from ...params.data import ClipParams, Hmdb51Source, SplitTaskParams, Ucf101Source
+from ...params.data import ClipParams, Hmdb51Source, KineticsSource, SplitTaskParams, Ucf101Source
 from ...params.train import TrainTaskParams
 
 __all__ = ["RecognitionCacheParams", "RecognitionEvaluateParams", "RecognitionTrainParams", "SPLIT_DEFAULT"]
 
 
 class RecognitionCacheParams(ClipParams):
-    source: Annotated[Ucf101Source | Hmdb51Source, Field(discriminator="format")] = Ucf101Source(format="ucf101")
+    source: Annotated[Ucf101Source | Hmdb51Source | KineticsSource, Field(discriminator="format")] = Ucf101Source(format="ucf101")
 
 
 class RecognitionTrainParams(TrainTaskParams):
