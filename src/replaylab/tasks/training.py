@@ -153,12 +153,12 @@ def feature_data(spec: TaskSpec, params, cfg) -> tuple[ClipData, dict[str, Any]]
     from ..features.store import FeatureStoreError, ModelStore
 
     out = spec.outputs(params)
-    store_dir = Path(params.featurize.out_dir) / spec.name
-    fz = getattr(params.featurize, spec.name)
+    store_dir = Path(params.featurize.out_dir) / spec.data_name
+    fz = getattr(params.featurize, spec.data_name)
     key = cfg.features_model or fz.models[0].key
     model_cfg = next((m for m in fz.models if m.key == key), None)
     if model_cfg is None:
-        raise FeatureStoreError(f"train.{spec.name}.features_model: {key!r} is not a key of featurize.{spec.name}.models "
+        raise FeatureStoreError(f"train.{spec.name}.features_model: {key!r} is not a key of featurize.{spec.data_name}.models "
                                 f"({', '.join(m.key for m in fz.models)})")  # fmt: skip
     store = ModelStore.read(store_dir, key, maps=cfg.features_source == "map")
     meta = read_cache_meta(out.cache)
@@ -187,8 +187,8 @@ def training_identity(spec: TaskSpec, params, cfg, trainable: Trainable) -> dict
     if cfg.input == "features":
         from ..features.store import store_digest
 
-        key = cfg.features_model or getattr(params.featurize, spec.name).models[0].key
-        inputs["features"] = store_digest(Path(params.featurize.out_dir) / spec.name, key)
+        key = cfg.features_model or getattr(params.featurize, spec.data_name).models[0].key
+        inputs["features"] = store_digest(Path(params.featurize.out_dir) / spec.data_name, key)
         code += FEATURES_CODE
     return {
         "task": spec.name,
@@ -218,7 +218,8 @@ def train_task(task: str, params) -> dict | None:
         norm = features["norm"]
         warn_unused_augment(task, cfg)
     else:
-        norm = normalisation_of(cfg.backbone) if cfg.norm == "auto" else cfg.norm
+        own_norm = getattr(spec.trainer, "input_norm", None)  # a task whose video input is fixed by its own model
+        norm = own_norm(params, cfg) if own_norm else normalisation_of(cfg.backbone) if cfg.norm == "auto" else cfg.norm
         data = clip_data(spec, params, cfg, norm)
     tcfg = train_config(cfg, seed=seed)
     out = spec.outputs(params)
