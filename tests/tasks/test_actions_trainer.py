@@ -117,3 +117,23 @@ def test_video_mode_builds_the_backbone_once_with_the_same_architecture(tiny_act
     assert built.identity["architecture"] == probed
     assert list(probed) == ["backbone", "backbone_options", "frames", "size", "channels", "spatial_stride", "num_classes",
                             "roi", "dropout", "ia", "memory_dim"]  # fmt: skip
+
+
+@pytest.mark.parametrize("module", ["replaylab.features.memory", "replaylab.evaluation.ava"])
+def test_the_training_identity_moves_with_the_memory_bank_and_metric_sources(tiny_actions, tmp_path, monkeypatch, module):
+    """A resumed or skipped run never keeps a model made with other code than what the actions training uses."""
+    import importlib
+    from pathlib import Path
+
+    from replaylab.tasks.training import training_identity
+
+    ctx, built = _built(tiny_actions, tmp_path, {})
+    root, _ = tiny_actions
+    with contextlib.chdir(root):
+        before = training_identity(ctx.spec, ctx.params, ctx.cfg, built)
+        mod = importlib.import_module(module)
+        edited = tmp_path / Path(mod.__file__).name
+        edited.write_text(Path(mod.__file__).read_text() + "\n# changed\n")
+        monkeypatch.setattr(mod.__spec__, "origin", str(edited))  # where the code digest finds the module's source
+        after = training_identity(ctx.spec, ctx.params, ctx.cfg, built)
+    assert after["code"] != before["code"] and {**after, "code": None} == {**before, "code": None}
