@@ -72,14 +72,19 @@ def _built(tiny_actions, tmp_path, change):
     """What ActionsTrainer.build gives for train.actions updated with ``change`` (the driver's context, no training)."""
     from replaylab.models import normalisation_of
     from replaylab.tasks.registry import get_task
-    from replaylab.tasks.training import TrainContext, clip_data, train_config
+    from replaylab.tasks.training import TrainContext, clip_data, feature_data, train_config
 
     root, data = tiny_actions
     params = P.validate({**data, "train": {**data["train"], "actions": {**data["train"]["actions"], **change}}})
     spec, cfg = get_task("actions"), params.train.actions
-    norm = normalisation_of(cfg.backbone)
-    ctx = TrainContext(spec=spec, params=params, cfg=cfg, data=clip_data(spec, params, cfg, norm),
-                       tcfg=train_config(cfg, seed=3), norm=norm, out_dir=tmp_path / "m", live_dir=tmp_path / "l")  # fmt: skip
+    if cfg.input == "features":
+        splits, features = feature_data(spec, params, cfg)
+        norm = features["norm"]
+    else:
+        features, norm = None, normalisation_of(cfg.backbone)
+        splits = clip_data(spec, params, cfg, norm)
+    ctx = TrainContext(spec=spec, params=params, cfg=cfg, data=splits, tcfg=train_config(cfg, seed=3), norm=norm,
+                       out_dir=tmp_path / "m", live_dir=tmp_path / "l", features=features)  # fmt: skip
     return ctx, spec.trainer.build(ctx)
 
 
@@ -103,17 +108,22 @@ def test_video_mode_honours_the_finetune_mode(tiny_actions, tmp_path):
     assert all(p.requires_grad for p in full.model.parameters())
 
 
-def test_video_mode_builds_the_backbone_once_with_the_same_architecture(tiny_actions, tmp_path, monkeypatch):
+@pytest.mark.parametrize(("change", "builds"), [(VIDEO, ["compact3d"]),  # the detector's own, no separate probe
+                                               ({}, ["compact3d"]),  # features + IA memory: one probe of the store model
+                                               ({**VIDEO, "backbone_options": {"width": 0.5},
+                                                 "ia": {"active": True, "blocks": ["P", "M"]}}, ["compact3d"] * 2)])  # fmt: skip
+def test_each_backbone_is_built_once_with_the_same_architecture(tiny_actions, tmp_path, monkeypatch, change, builds):
     import replaylab.models as M
     from replaylab.tasks.actions.trainer import architecture
 
     calls = []
     build = M.build_backbone
-    monkeypatch.setattr(M, "build_backbone", lambda *a, **k: calls.append(a) or build(*a, **k))
-    ctx, built = _built(tiny_actions, tmp_path, VIDEO)
-    assert calls == [("compact3d",)]
-    probed = architecture(ctx.cfg, num_classes=len(built.identity["classes"]), spec=ctx.data.spec, features=None, memory_dim=None)
-    assert len(calls) == 2  # without a built backbone, architecture builds a probe (as before)
+    monkeypatch.setattr(M, "build_backbone", lambda name, **k: calls.append(name) or build(name, **k))
+    ctx, built = _built(tiny_actions, tmp_path, change)
+    assert calls == builds
+    probed = architecture(ctx.cfg, num_classes=len(built.identity["classes"]), spec=ctx.data.spec, features=ctx.features,
+                          memory_dim=built.identity["architecture"]["memory_dim"])  # fmt: skip
+    assert len(calls) == len(builds) + 1  # without a built backbone, architecture builds a probe (as before)
     assert built.identity["architecture"] == probed
     assert list(probed) == ["backbone", "backbone_options", "frames", "size", "channels", "spatial_stride", "num_classes",
                             "roi", "dropout", "ia", "memory_dim"]  # fmt: skip

@@ -139,14 +139,17 @@ class ActionsTrainer:
         ids = label_ids(source, classes)
         pose = _pose_positions(cfg, classes)
         feats = ctx.features
+        # each backbone is built once and probed for its map's geometry: features mode, the store model's (a probe
+        # shared by the memory and the head); video mode, the detector's own, built after the memory's probe and
+        # before the head as when it had a probe of its own (the head's initial weights draw the same numbers)
+        probe = build_input_backbone(backbone_input(cfg, spec=data.spec, features=feats)) if feats is not None else None
         banks, memory_info, memory_dim = None, None, None
         if cfg.ia.active and "M" in cfg.ia.blocks:
-            banks, memory_info, memory_dim = self._memory(ctx)
-        # video mode: the detector's backbone is built once and probed for the map's geometry (before the head,
-        # so the head's initial weights draw from the same random state as when a separate probe was built)
-        net = None if feats is not None else build_input_backbone(backbone_input(cfg, spec=data.spec, features=None))
+            banks, memory_info, memory_dim = self._memory(ctx, probe=probe)
+        net = probe if feats is not None else build_input_backbone(backbone_input(cfg, spec=data.spec, features=None))
         arch = architecture(cfg, num_classes=len(classes), spec=data.spec, features=feats, memory_dim=memory_dim, backbone=net)
-        model = build_detector(arch, features=feats is not None, pretrained=None if feats else cfg.pretrained, backbone=net)
+        model = build_detector(arch, features=feats is not None, pretrained=None if feats else cfg.pretrained,
+                               backbone=None if feats is not None else net)  # fmt: skip
         if feats is None:  # features mode: the stored maps' backbone is not part of the model
             set_finetune_mode(model, mode=cfg.finetune_mode, partial_blocks=cfg.partial_blocks)
         lr = scaled_lr(cfg.lr, batch_size=cfg.batch_size, reference_batch=cfg.reference_batch, world=world_size())
@@ -167,8 +170,9 @@ class ActionsTrainer:
                                    "inputs": inputs, "lr_scaled": lr},
                          summary={"ia": bool(cfg.ia.active), "lr_scaled": lr})  # fmt: skip
 
-    def _memory(self, ctx: TrainContext):
-        """The IA memory banks, from the feature store's maps (in either input mode)."""
+    def _memory(self, ctx: TrainContext, *, probe: nn.Module | None = None):
+        """The IA memory banks, from the feature store's maps (in either input mode); ``probe``: the store model's
+        backbone, already built (features mode), probed for the maps' stride instead of building one."""
         from ...features.store import ModelStore, store_digest
 
         params, cfg, data = ctx.params, ctx.cfg, ctx.data
@@ -191,7 +195,7 @@ class ActionsTrainer:
                                  f"(first: {missing[0]}); run featurize@actions again")  # fmt: skip
         size = [int(s) for s in maps_info["size"]]
         _, stride = map_geometry(maps_info["backbone"], frames=int(maps_info["frames"]), size=size,
-                                 options=dict(maps_info["backbone_options"]))  # fmt: skip
+                                 options=dict(maps_info["backbone_options"]), built=probe)  # fmt: skip
         splits = {"train": data.train.index.samples, "val": data.val.index.samples, "test": data.test.index.samples}
         banks = memory_banks(maps, store_rows, splits, size=size, stride=stride, roi=cfg.roi.model_dump(),
                              span_s=cfg.ia.memory_span_s, per_sec=cfg.ia.memory_per_sec)  # fmt: skip
