@@ -6,7 +6,8 @@ registers a :class:`TaskSpec`. The spec says everything the generic stages need:
 * what it reads: the schema of its ``cache_clips.<name>`` section (clip settings plus a ``source`` whose
   ``format`` picks an adapter of :mod:`replaylab.data.adapters`) and its default ``split.<name>``;
 * how it trains (optional): the schema of ``train.<name>`` and a :class:`Trainer` (datasets options, the
-  model and its adapter for the loop, the final test pass);
+  model and its adapter for the loop, the final test pass), and ``code``: the modules outside the task's package
+  that its training uses (hashed into the training identity with the package);
 * how it is evaluated (optional): the schema of ``evaluate.<name>`` and an ``evaluate(task, params)`` function;
 * its output paths, derived from params (:class:`TaskOutputs`).
 
@@ -97,6 +98,9 @@ class TaskSpec:
     evaluate_params: type[BaseModel] | None = None
     evaluate: Callable[[str, Any], dict] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # anything else a task's own stages need
+    # modules outside ``package`` its training uses (beyond the generic ones of replaylab.tasks.training.CODE):
+    # their source is part of a trained model's identity too (e.g. the metric that selects the checkpoint)
+    code: tuple[str, ...] = ()
     #: another task whose clip cache, splits and feature store this task reads (it then has no
     #: ``cache_clips`` / ``split`` / ``featurize`` section of its own), e.g. ``kd`` reads ``recognition``'s
     data: str | None = None
@@ -115,6 +119,8 @@ class TaskSpec:
             raise ValueError(f"task {self.name!r}: evaluate_params and evaluate come together")
         if (self.data is None) != (self.cache_params is not None and self.split_params is not None):
             raise ValueError(f"task {self.name!r}: give cache_params and split_params, or data (another task's data)")
+        if isinstance(self.code, str) or not all(isinstance(m, str) and m for m in self.code):
+            raise ValueError(f"task {self.name!r}: code must be a tuple of module names, got {self.code!r}")
 
     def outputs(self, params: Any) -> TaskOutputs:
         n, d = self.name, self.data_name

@@ -207,6 +207,7 @@ class KdTrainer:
         student_info = {k: v for k, v in student.info.items() if k not in ("shards", "cache_spec", "classes")}
         conv_digest = {t: str(np.round(np.asarray(fitted.metrics["val"][t]["r2"]), 6)) for t in cfg.teachers}
         identity = {"classes": classes, "student": student_info, "normalisation": ctx.norm,
+                    "student_store": store_digest(store_dir(params), cfg.features_model),
                     "teachers": {t: store_digest(store_dir(params), t) for t in cfg.teachers},
                     "converters": {"best_epoch": fitted.best_epoch, "val_r2": conv_digest}}  # fmt: skip
         self.fitted = fitted

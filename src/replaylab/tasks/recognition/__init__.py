@@ -25,5 +25,6 @@ SPEC = register_task(
         trainer=lazy("replaylab.tasks.recognition.trainer:RecognitionTrainer"),
         evaluate_params=RecognitionEvaluateParams,
         evaluate=lazy("replaylab.tasks.recognition.evaluate:evaluate_recognition"),
+        code=("replaylab.evaluation.classification",),
     )
 )
