@@ -103,8 +103,10 @@ def test_bad_inputs_are_named():
         build_fusion("sum", **DIMS)
     with pytest.raises(TypeError, match="fusion 'concat'"):
         build_fusion("concat", **DIMS, width=4)
-    with pytest.raises(ValueError, match=">= 1 teacher"):
-        build_fusion("concat", student_dim=4, teacher_dims=[], num_classes=2)
+    with pytest.raises(ValueError, match="positive sizes"):
+        build_fusion("concat", student_dim=4, teacher_dims=[0], num_classes=2)
+    alone = build_fusion("concat", student_dim=4, teacher_dims=[], num_classes=2)  # the student-alone reference head
+    assert alone(torch.randn(3, 4), []).shape == (3, 2)
 
 
 @pytest.mark.parametrize("kind", sorted(OPTS))

@@ -163,3 +163,29 @@ def trained_recognition(tiny_recognition):
             d = with_input(data, mode)
             out[mode] = (d, train_task("recognition", P.validate(d)))
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_kd(tiny_recognition, tmp_path_factory):
+    """(work dir, params dict) for ``train@kd`` on the tiny recognition data: a float32 feature store with a student
+    (``student``, with maps for time tokens) and two teachers (``t_a``, ``t_b``), all small random-weight backbones."""
+    from replaylab.features.featurize import featurize_cache
+
+    src, base = tiny_recognition
+    root = tmp_path_factory.mktemp("kd")
+    models = [{"key": "student", "backbone": "compact3d", "backbone_options": {"width": 0.25}, "pretrained": None,
+               "store_maps": True, "frames": 4, "size": [32, 32]},
+              {"key": "t_a", "backbone": "compact3d", "backbone_options": {"width": 0.5}, "pretrained": None},
+              {"key": "t_b", "backbone": "csn26", "backbone_options": {"base_width": 8}, "pretrained": None}]  # fmt: skip
+    data = {
+        **base,
+        "featurize": {"out_dir": str(root / "features"), "recognition": {"models": models, "dtype": "float32"}},
+        "train": {"out_dir": str(root / "models"), "live_dir": str(root / "live"),
+                  "kd": {"epochs": 3, "batch_size": 4, "num_workers": 0, "threads": 1, "lr": 0.01, "warmup_epochs": 0.0,
+                         "teachers": ["t_a", "t_b"], "converter": {"epochs": 5, "patience": 2, "batch_size": 4}}},
+        "evaluate": {"out_dir": str(root / "reports")},
+    }  # fmt: skip
+    params = P.validate(data)
+    featurize_cache(src / "cache/recognition.h5", root / "features/recognition", params.featurize.recognition.models,
+                    split_dir=src / "splits/recognition", progress=False, task="recognition", seed=3, dtype="float32")  # fmt: skip
+    return root, data

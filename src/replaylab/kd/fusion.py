@@ -44,9 +44,9 @@ class FusionHead(nn.Module, ABC):
     def __init__(self, *, student_dim: int, teacher_dims: Sequence[int], num_classes: int) -> None:
         super().__init__()
         dims = [student_dim, *teacher_dims]
-        if not teacher_dims or min(dims) < 1 or num_classes < 1:
+        if min(dims) < 1 or num_classes < 1:  # no teachers: a head over the student alone (the reference row)
             raise ValueError(
-                f"fusion head needs >= 1 teacher and positive sizes, got student_dim={student_dim}, "
+                f"fusion head needs positive sizes, got student_dim={student_dim}, "
                 f"teacher_dims={list(teacher_dims)}, num_classes={num_classes}"
             )
         self.source_dims: tuple[int, ...] = tuple(dims)

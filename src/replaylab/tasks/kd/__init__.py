@@ -28,7 +28,13 @@ SPEC = register_task(
         evaluate_params=KdEvaluateParams,
         evaluate=lazy("replaylab.tasks.kd.evaluate:evaluate_kd"),
         data="recognition",
-        code=("replaylab.kd", "replaylab.tasks.recognition", "replaylab.features.store", "replaylab.features.featurize",
-              "replaylab.features.dataset", "replaylab.evaluation.classification"),
+        code=(
+            "replaylab.kd",
+            "replaylab.tasks.recognition",
+            "replaylab.features.store",
+            "replaylab.features.featurize",
+            "replaylab.features.dataset",
+            "replaylab.evaluation.classification",
+        ),
     )
 )

@@ -1,5 +1,6 @@
 """Phase 1 of ``train@kd``: fit one converter per teacher from the student's stored features to the teacher's.
 
+Inputs are the student's features standardised per channel with the train split's mean and standard deviation.
 Targets are each teacher's stored pooled features standardised with the train split's mean and standard deviation
 (so teachers of any scale weigh alike; the converted features live in that standardised space). Training: AdamW on
 minibatches of the train split (shuffled with the seed), ``converter_loss`` (regression + optional relational term)
@@ -20,7 +21,7 @@ import torch
 from ...kd.converters import ConverterBank
 from ...kd.losses import converter_loss, converter_metrics
 
-__all__ = ["ConverterFit", "converter_options", "fit_converters", "standardise"]
+__all__ = ["ConverterFit", "converter_options", "fit_converters", "floored_std", "standardise"]
 
 
 @dataclass
@@ -28,6 +29,8 @@ class ConverterFit:
     bank: ConverterBank
     mean: dict[str, np.ndarray]  # each teacher's train-split feature mean (the standardisation)
     std: dict[str, np.ndarray]
+    in_mean: np.ndarray  # the student input's train-split mean / std (per channel; tokens pooled over time too)
+    in_std: np.ndarray
     best_epoch: int
     epochs_run: int
     history: list[dict[str, float]] = field(default_factory=list)  # per epoch: train_loss, val_loss
@@ -39,6 +42,11 @@ def converter_options(cfg, *, tokens: int) -> dict[str, Any]:
     return {"linear": {}, "mlp": {"hidden": cfg.hidden, "depth": cfg.depth, "dropout": cfg.dropout},
             "transformer": {"width": cfg.width, "layers": cfg.layers, "heads": cfg.heads, "dropout": cfg.dropout,
                             "max_tokens": max(tokens, 1)}}[cfg.kind]  # fmt: skip
+
+
+def floored_std(std: np.ndarray) -> np.ndarray:
+    """Per-dimension std with a floor (1% of the mean std): a (nearly) constant train dimension is not blown up."""
+    return np.maximum(std, 0.01 * float(std.mean()) + 1e-8).astype(np.float32)
 
 
 def standardise(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
@@ -71,8 +79,10 @@ def fit_converters(inputs: dict[str, np.ndarray], teachers: dict[str, dict[str, 
 
     torch.manual_seed(seed)
     mean = {t: f["train"].mean(axis=0) for t, f in teachers.items()}
-    std = {t: f["train"].std(axis=0) + 1e-6 for t, f in teachers.items()}
-    x = {s: torch.as_tensor(np.asarray(v, np.float32)) for s, v in inputs.items()}
+    std = {t: floored_std(f["train"].std(axis=0)) for t, f in teachers.items()}
+    flat = np.asarray(inputs["train"], np.float32).reshape(-1, np.shape(inputs["train"])[-1])
+    in_mean, in_std = flat.mean(axis=0), floored_std(flat.std(axis=0))
+    x = {s: torch.as_tensor(standardise(np.asarray(v, np.float32), in_mean, in_std)) for s, v in inputs.items()}
     y = {s: {t: torch.as_tensor(standardise(f[s], mean[t], std[t])) for t, f in teachers.items()} for s in inputs}
     opts = converter_options(cfg, tokens=int(x["train"].shape[1]) if x["train"].ndim == 3 else 1)
     bank = ConverterBank(kind=cfg.kind, in_dim=int(x["train"].shape[-1]),
@@ -93,7 +103,7 @@ def fit_converters(inputs: dict[str, np.ndarray], teachers: dict[str, dict[str, 
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         val = _eval_loss(bank, x["val"], y["val"], cfg, cfg.batch_size)
         history.append({"epoch": epoch, "train_loss": total / n, "val_loss": val})
         bar.set_postfix(val_loss=f"{val:.4f}")
@@ -110,5 +120,5 @@ def fit_converters(inputs: dict[str, np.ndarray], teachers: dict[str, dict[str, 
         for s in x:
             out = bank(x[s])
             metrics[s] = {t: {k: float(v) for k, v in converter_metrics(out[t], y[s][t]).items()} for t in teachers}
-    return ConverterFit(bank=bank, mean=mean, std=std, best_epoch=best_epoch, epochs_run=len(history), history=history,
+    return ConverterFit(bank=bank, mean=mean, std=std, in_mean=in_mean, in_std=in_std, best_epoch=best_epoch, epochs_run=len(history), history=history,
                         metrics=metrics)  # fmt: skip

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -24,29 +25,37 @@ __all__ = ["evaluate_kd"]
 
 
 def evaluate_kd(task: str, params) -> dict[str, Any]:
-    ev, cfg = getattr(params.evaluate, task), params.train.kd
+    ev = getattr(params.evaluate, task)
     model_dir = Path(params.train.out_dir) / task
     split_dir = Path(params.split.out_dir) / "recognition"
     out_root = Path(params.evaluate.out_dir) / task
     classes = trained_classes(model_dir / PREDICTIONS_DIR)
     train = read_csv(split_dir / "train.csv", classes=classes).samples
     majority = int(np.argmax(np.bincount([s.label for s in train], minlength=len(classes))))
-    rows = {"fusion": model_dir, **{r: model_dir / REFERENCE_DIR / r for r in reference_rows(cfg)}}
-    summary: dict[str, Any] = {"classes": len(classes), "student": cfg.features_model, "teachers": list(cfg.teachers)}
+    conv = json.loads((model_dir / CONVERTERS_FILE).with_suffix(".json").read_text())
+    teachers = list(conv["teacher_dims"])  # what train@kd was trained with (not today's params)
+    refs = [
+        r for r in reference_rows(SimpleNamespace(teachers=teachers, references=True)) if (model_dir / REFERENCE_DIR / r).is_dir()
+    ]
+    rows = {"fusion": model_dir, **{r: model_dir / REFERENCE_DIR / r for r in refs}}
+    summary: dict[str, Any] = {"classes": len(classes), "teachers": teachers}
     for row, where in rows.items():
         summary[row] = {}
         for split in ev.splits:
             path = where / PREDICTIONS_DIR / f"{split}.csv"
             preds, probs = read_predictions(path, len(classes))
             _check_split(preds, split_dir / f"{split}.csv", path, classes)
-            summary[row][split] = evaluate_split(preds, probs, classes, majority=majority, out=out_root / row / split, split=split)
+            summary[row][split] = evaluate_split(
+                preds, probs, classes, majority=majority, out=out_root / row / split, split=split
+            )
             summary[row][split]["predictions"] = str(path)
-    conv = json.loads((model_dir / CONVERTERS_FILE).with_suffix(".json").read_text())
     summary["converters"] = {t: {s: {k: round(float(v), 4) for k, v in conv["metrics"][s][t].items()} for s in conv["metrics"]}
-                             for t in cfg.teachers}  # fmt: skip
+                             for t in teachers}  # fmt: skip
     for split in ev.splits:
         if "student" in summary:
-            summary.setdefault("gain_over_student", {})[split] = round(summary["fusion"][split]["top1"] - summary["student"][split]["top1"], 4)
+            summary.setdefault("gain_over_student", {})[split] = round(
+                summary["fusion"][split]["top1"] - summary["student"][split]["top1"], 4
+            )
         line = ", ".join(f"{r} {summary[r][split]['top1']}" for r in rows)
         print(f"evaluate@{task} {split} top-1: {line}")
     return summary

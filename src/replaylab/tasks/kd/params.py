@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ...params.base import Section
-from ...params.train import TrainTaskParams
+from ...params.train import AugmentParams, TrainTaskParams
 
 __all__ = ["ConverterParams", "FusionParams", "KdEvaluateParams", "KdTrainParams"]
 
@@ -58,8 +58,12 @@ class KdTrainParams(TrainTaskParams):
     teachers: list[str] = Field(default_factory=lambda: ["i3d"], min_length=1)
     converter: ConverterParams = ConverterParams()
     fusion: FusionParams = FusionParams()
+    # video mode may augment the clips; the default (none) keeps video and features mode the same function
+    augment: AugmentParams = AugmentParams(flip=0.0, rotate_deg=0.0, brightness=0.0, contrast=0.0, temporal_jitter=0)
     references: bool = True  # also train the student-alone and teacher-alone heads (same recipe) for the table
     monitor: str = "val_top1"
+    select: Literal["best", "last"] = "last"
+    dropout: float = Field(0.5, ge=0.0, lt=1.0)
     epochs: int = Field(60, ge=1, le=10000)
     early_stop_patience: int = Field(20, ge=0)
 

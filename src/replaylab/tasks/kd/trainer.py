@@ -65,13 +65,17 @@ def read_store(params, key: str, *, maps: bool = False):
 def split_ids(split_dir: Path) -> dict[str, list[str]]:
     import pandas as pd
 
-    return {s: pd.read_csv(split_dir / f"{s}.csv", dtype={"sample_id": str})["sample_id"].tolist() for s in ("train", "val", "test")}
+    return {
+        s: pd.read_csv(split_dir / f"{s}.csv", dtype={"sample_id": str})["sample_id"].tolist() for s in ("train", "val", "test")
+    }
 
 
 def rows_of(store, ids: list[str], where: str) -> np.ndarray:
     missing = [i for i in ids if i not in store.row_of]
     if missing:
-        raise ValueError(f"{where}: {len(missing)} split samples have no stored features (first: {missing[0]}); run featurize@recognition")
+        raise ValueError(
+            f"{where}: {len(missing)} split samples have no stored features (first: {missing[0]}); run featurize@recognition"
+        )
     return np.asarray([store.row_of[i] for i in ids], np.int64)
 
 
@@ -88,7 +92,8 @@ def save_converters(path: Path, fit_: ConverterFit, *, config: dict[str, Any], i
     from ...io import atomic_path
 
     state = {"state_dict": fit_.bank.state_dict(), "mean": {t: torch.as_tensor(v) for t, v in fit_.mean.items()},
-             "std": {t: torch.as_tensor(v) for t, v in fit_.std.items()}}  # fmt: skip
+             "std": {t: torch.as_tensor(v) for t, v in fit_.std.items()}, "in_mean": torch.as_tensor(fit_.in_mean),
+             "in_std": torch.as_tensor(fit_.in_std)}  # fmt: skip
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
     write_json(path.with_suffix(".json"), {"config": config, "in_dim": in_dim, "teacher_dims": teacher_dims,
@@ -109,6 +114,7 @@ def load_converters(path: Path):
                          **converter_options(cfg, tokens=int(info.get("max_tokens", 1))))  # fmt: skip
     state = torch.load(path, map_location="cpu", weights_only=True)
     bank.load_state_dict(state["state_dict"])
+    info["in_mean"], info["in_std"] = state["in_mean"], state["in_std"]
     return bank.eval(), info
 
 
@@ -120,14 +126,15 @@ def head_groups(head: nn.Module, tcfg) -> list[dict]:
 
 
 class FeatureHead(nn.Module):
-    """A fusion head on stored features alone (the student-alone and teacher-alone references)."""
+    """A fusion head on one model's stored features alone, standardised with their train-split statistics (the
+    student-alone and teacher-alone references)."""
 
-    def __init__(self, head: nn.Module) -> None:
+    def __init__(self, head: nn.Module, scale: nn.Module) -> None:
         super().__init__()
-        self.head = head
+        self.head, self.scale = head, scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(x, [])
+        return self.head(self.scale(x), [])
 
 
 def fusion_options(cfg) -> dict[str, Any]:
@@ -147,13 +154,27 @@ def score_splits(model: nn.Module, adapter: RecognitionTask, data: dict[str, Any
         loader = DataLoader(data[name], batch_size=batch_size, num_workers=0)
         metrics, rows = adapter.for_prefix(name).evaluate(model, loader, device)
         scored[name] = {k.removeprefix(f"{name}_"): round_metric(v) for k, v in metrics.items()}
-        write_csv(out_dir / PREDICTIONS_DIR / f"{name}.csv", PREDICTION_COLUMNS, [[r[c] for c in PREDICTION_COLUMNS] for r in rows])
+        write_csv(
+            out_dir / PREDICTIONS_DIR / f"{name}.csv", PREDICTION_COLUMNS, [[r[c] for c in PREDICTION_COLUMNS] for r in rows]
+        )
     return scored
 
 
 def reference_rows(cfg) -> list[str]:
     """The reference heads ``train@kd`` trains (``references: true``): the student alone, then each teacher alone."""
     return ["student", *(f"teacher_{t}" for t in cfg.teachers)] if cfg.references else []
+
+
+def drop_stale_references(out_dir: Path, *, keep: list[str]) -> None:
+    """Remove reference heads of an earlier run that this run's params no longer ask for (evaluate@kd lists the
+    directories it finds)."""
+    import shutil
+
+    root = out_dir / REFERENCE_DIR
+    if root.is_dir():
+        for d in root.iterdir():
+            if d.is_dir() and d.name not in keep:
+                shutil.rmtree(d)
 
 
 class KdTrainer:
@@ -188,7 +209,9 @@ class KdTrainer:
         fitted = fit_converters(inputs, targets, cfg.converter, seed=seed)
         in_dim, tdims = int(inputs["train"].shape[-1]), {t: int(v["train"].shape[1]) for t, v in targets.items()}
         ctx.out_dir.mkdir(parents=True, exist_ok=True)
-        save_converters(ctx.out_dir / CONVERTERS_FILE, fitted, config=cfg.converter.model_dump(), in_dim=in_dim, teacher_dims=tdims)
+        save_converters(
+            ctx.out_dir / CONVERTERS_FILE, fitted, config=cfg.converter.model_dump(), in_dim=in_dim, teacher_dims=tdims
+        )
         torch.manual_seed(seed)
         fusion = build_fusion(cfg.fusion.kind, student_dim=int(student.pooled.shape[1]), teacher_dims=list(tdims.values()),
                               num_classes=len(classes), **fusion_options(cfg))  # fmt: skip
@@ -197,10 +220,17 @@ class KdTrainer:
             from .model import build_student
 
             enc = build_student(student.info)
-        from .model import KdNet
+        from .distill import floored_std
+        from .model import KdNet, Standardise, student_pool
 
+        pool = student_pool(student.info) if enc is None and cfg.features_source == "map" else None
+        scale_in = Standardise(fitted.in_mean, fitted.in_std)
+        pooled_train = student.pooled[rows_of(student, ids["train"], where)]
+        scale_pooled = (
+            scale_in if cfg.converter.tokens == "pooled" else Standardise(pooled_train.mean(0), floored_std(pooled_train.std(0)))
+        )
         model = KdNet(student=enc, converters=fitted.bank, fusion=fusion, teachers=cfg.teachers, tokens=cfg.converter.tokens,
-                      source=cfg.features_source)  # fmt: skip
+                      scale_in=scale_in, scale_pooled=scale_pooled, source=cfg.features_source, pool=pool)  # fmt: skip
         tcfg = ctx.tcfg
         counts = np.bincount(np.asarray(data.train.labels, np.int64), minlength=len(classes)).tolist()
         adapter = RecognitionTask(build_loss(tcfg, class_counts=counts), num_classes=len(classes))
@@ -226,6 +256,7 @@ class KdTrainer:
                     **{f"{s}_{k}": round_metric(v) for s in ("val", "test") for k, v in fitted.metrics[s][t].items()}}
                 for t in cfg.teachers}  # fmt: skip
         refs = self.references(ctx, trainable) if cfg.references else {}
+        drop_stale_references(out_dir, keep=reference_rows(cfg))
         for t, m in conv.items():
             print(f"train@kd converter {t}: test R^2 {m['test_r2']}, test cosine {m['test_cosine']}")
         print(f"train@kd: fusion best epoch {result.best_epoch} of {result.epochs_run}: val top-1 {scored['val']['top1']}, "
@@ -250,10 +281,14 @@ class KdTrainer:
             sets = {s: FeatureDataset(store, ctx.data.split_dir / f"{s}.csv", classes=classes, train=s == "train", seed=seed,
                                       where=store_dir(params) / key) for s in ("train", "val", "test")}  # fmt: skip
             torch.manual_seed(seed)
-            head = build_fusion(cfg.fusion.kind if cfg.fusion.kind == "concat" else "concat", student_dim=int(store.pooled.shape[1]),
-                                teacher_dims=[], num_classes=len(classes), **fusion_options(cfg) if cfg.fusion.kind == "concat"
-                                else {"hidden": cfg.fusion.hidden, "dropout": cfg.dropout})  # fmt: skip
-            model = FeatureHead(head)
+            # the concat MLP over one source (the fusion recipe without converted features)
+            head = build_fusion("concat", student_dim=int(store.pooled.shape[1]), teacher_dims=[], num_classes=len(classes),
+                                hidden=cfg.fusion.hidden, dropout=cfg.dropout)  # fmt: skip
+            from .distill import floored_std
+            from .model import Standardise
+
+            train_feats = store.pooled[rows_of(store, split_ids(ctx.data.split_dir)["train"], str(store_dir(params) / key))]
+            model = FeatureHead(head, Standardise(train_feats.mean(0), floored_std(train_feats.std(0))))
             rdir = ctx.out_dir / REFERENCE_DIR / row
             res = fit(model=model, task=trainable.adapter, train_set=sets["train"], val_set=sets["val"], cfg=ctx.tcfg,
                       out_dir=rdir, live_dir=ctx.live_dir / REFERENCE_DIR / row, param_groups=head_groups(head, ctx.tcfg),
