@@ -28,7 +28,6 @@ def main() -> None:
         model, root=params.cache_clips.header.source.root, prefilter=read_prefilter_frames(pre_dir / "frames.csv"),
         candidates=read_candidates(pre_dir / "candidates.csv"), out_csv=ep.out, rule=ep.ensemble.rule,
         weight=ep.ensemble.weight, batch_size=ep.batch_size, dense_splits=tuple(ep.dense_splits), dense_stride=ep.dense_stride,
-        workers=ep.workers or os.cpu_count() or 1,
     )  # fmt: skip
     write_json("metrics/export_probs.json", summary)
 

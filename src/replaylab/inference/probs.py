@@ -156,125 +156,41 @@ def match_clips(model: HeaderModel, folder) -> MatchClips:
                       tracking=folder / "tracking.csv", camera=folder / "camera.csv")  # fmt: skip
 
 
-def _match_rows(model: HeaderModel, *, root, vid: str, entry: dict, cands: np.ndarray, rule: str, weight: float,
-                batch_size: int, dense_splits, dense_stride: int, progress: bool) -> tuple[list[list], dict, int]:  # fmt: skip
-    """One match of :func:`export_header_probs`: its CSV rows, its summary entry and its dense window count."""
-    pre = entry["pre_xgb_prob"]
-    n = len(pre)
-    clips = match_clips(model, root / vid)
-    dense = np.full(n, np.nan)
-    n_dense = 0
-    if entry["split"] in dense_splits:
-        frames = np.unique(np.concatenate([np.arange(0, n, dense_stride), cands])).astype(int)
-        dense[frames] = cnn_probabilities(model, clips, frames, batch_size=batch_size, progress=progress, desc=f"dense {vid}")
-        n_dense = int(frames.size)
-        cnn = np.full(n, np.nan)
-        cnn[cands] = dense[cands]
-        mp = MatchProbs(vid, np.arange(n), cnn, pre, ensemble(cnn, pre, rule=rule, weight=weight), int(cands.size), 0.0)
-    else:
-        mp = match_probs(model, clips, video_id=vid, pre_prob=pre, candidates=cands, rule=rule, weight=weight,
-                         batch_size=batch_size, progress=progress)  # fmt: skip
-    rows = [r + ["" if np.isnan(d) else round(float(d), 6)] for r, d in zip(mp.rows(), dense)]
-    info = {"split": entry["split"], "frames": n, "cnn_windows": mp.windows, "kept_fraction": round(mp.windows / max(n, 1), 4)}
-    return rows, info, n_dense
-
-
-@dataclass
-class _WorkerModel(HeaderModel):
-    """A worker process's model: full batches on the worker's own threads; a smaller batch (the last of a match)
-    on the thread count of a single-process run, because PyTorch scores it with another convolution kernel
-    when single-threaded (its native kernel for 1 x 1 x 1 convolutions of fewer than 16 clips), whose last bits
-    differ; the same batches on the same kernels give the same bytes whatever the number of workers."""
-
-    full_batch: int = 32
-    single_threads: int = 1
-
-    def score(self, clips: np.ndarray) -> np.ndarray:
-        import torch
-
-        if len(clips) >= self.full_batch or torch.get_num_threads() == self.single_threads:
-            return super().score(clips)
-        own = torch.get_num_threads()
-        torch.set_num_threads(self.single_threads)
-        try:
-            return super().score(clips)
-        finally:
-            torch.set_num_threads(own)
-
-
-_WORKER: dict = {}
-
-
-def _init_worker(model: HeaderModel, threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-    _WORKER["model"] = model
-
-
-def _worker_match(job: tuple[str, dict]) -> tuple[str, tuple[list[list], dict, int]]:
-    vid, kwargs = job
-    return vid, _match_rows(_WORKER["model"], vid=vid, **kwargs)
-
-
 def export_header_probs(model: HeaderModel, *, root, prefilter: dict, candidates: dict[str, np.ndarray], out_csv,
                         rule: str = "mean", weight: float = 0.5, batch_size: int = 32, dense_splits=("val", "test"),
-                        dense_stride: int = 1, progress: bool = True, workers: int = 1) -> dict:  # fmt: skip
+                        dense_stride: int = 1, progress: bool = True) -> dict:  # fmt: skip
     """Write ``out_csv`` (one row per frame of every match in ``prefilter``: :data:`COLUMNS` + ``cnn_dense_prob``).
 
     ``cnn_dense_prob`` is the CNN at every ``dense_stride``-th frame of the matches in ``dense_splits`` (the
-    CNN-only detector of the ablation; empty elsewhere); on those matches the candidate frames reuse it.
-
-    ``workers`` > 1 (CPU only): matches are scored in that many processes at once, the most windows first, each
-    with its share of this process's torch threads; the file does not depend on it (see :class:`_WorkerModel`)."""
-    import multiprocessing as mp
-    from dataclasses import fields
+    CNN-only detector of the ablation; empty elsewhere); on those matches the candidate frames reuse it."""
     from pathlib import Path
-
-    import torch
 
     from ..io import write_csv
 
     root = Path(root)
-    vids = sorted(prefilter)
-    jobs = {}
-    for vid in vids:
-        cands = candidates.get(vid, np.zeros(0, int))
-        jobs[vid] = dict(root=root, entry=prefilter[vid], cands=cands, rule=rule, weight=weight, batch_size=batch_size,
-                         dense_splits=tuple(dense_splits), dense_stride=dense_stride)  # fmt: skip
-    workers = min(workers, len(vids))
-    results: dict[str, tuple[list[list], dict, int]] = {}
-    if workers <= 1 or model.device.type != "cpu":
-        for vid in tqdm(vids, unit="match", desc="export_probs", disable=not progress):
-            results[vid] = _match_rows(model, vid=vid, progress=progress, **jobs[vid])
-    else:
-        threads = torch.get_num_threads()
-        wmodel = _WorkerModel(**{f.name: getattr(model, f.name) for f in fields(HeaderModel)}, full_batch=batch_size,
-                              single_threads=threads)  # fmt: skip
-
-        def windows(vid: str) -> int:
-            n, c = len(prefilter[vid]["pre_xgb_prob"]), jobs[vid]["cands"]
-            if prefilter[vid]["split"] in dense_splits:
-                return int(np.unique(np.concatenate([np.arange(0, n, dense_stride), c])).size)
-            return int(np.unique(c).size)
-
-        order = sorted(vids, key=lambda v: (-windows(v), v))  # longest first: no worker idles at the end
-        ctx = mp.get_context("spawn")
-        with ctx.Pool(workers, initializer=_init_worker, initargs=(wmodel, max(1, threads // workers))) as pool:
-            bar = tqdm(total=len(vids), unit="match", desc="export_probs", disable=not progress)
-            for vid, res in pool.imap_unordered(_worker_match, [(v, {**jobs[v], "progress": False}) for v in order]):
-                results[vid] = res
-                bar.update()
-            bar.close()
     all_rows: list[list] = []
     summary: dict = {"matches": {}, "frames": 0, "cnn_windows": 0, "dense_windows": 0}
-    for vid in vids:
-        rows, info, n_dense = results[vid]
-        all_rows.extend(rows)
-        summary["matches"][vid] = info
-        summary["frames"] += info["frames"]
-        summary["cnn_windows"] += info["cnn_windows"]
-        summary["dense_windows"] += n_dense
+    for vid in tqdm(sorted(prefilter), unit="match", desc="export_probs", disable=not progress):
+        pre = prefilter[vid]["pre_xgb_prob"]
+        n = len(pre)
+        cands = candidates.get(vid, np.zeros(0, int))
+        clips = match_clips(model, root / vid)
+        dense = np.full(n, np.nan)
+        if prefilter[vid]["split"] in dense_splits:
+            frames = np.unique(np.concatenate([np.arange(0, n, dense_stride), cands])).astype(int)
+            dense[frames] = cnn_probabilities(model, clips, frames, batch_size=batch_size, progress=progress, desc=f"dense {vid}")
+            summary["dense_windows"] += int(frames.size)
+            cnn = np.full(n, np.nan)
+            cnn[cands] = dense[cands]
+            mp = MatchProbs(vid, np.arange(n), cnn, pre, ensemble(cnn, pre, rule=rule, weight=weight), int(cands.size), 0.0)
+        else:
+            mp = match_probs(model, clips, video_id=vid, pre_prob=pre, candidates=cands, rule=rule, weight=weight,
+                             batch_size=batch_size, progress=progress)  # fmt: skip
+        all_rows.extend(r + ["" if np.isnan(d) else round(float(d), 6)] for r, d in zip(mp.rows(), dense))
+        summary["matches"][vid] = {"split": prefilter[vid]["split"], "frames": n, "cnn_windows": mp.windows,
+                                   "kept_fraction": round(mp.windows / max(n, 1), 4)}  # fmt: skip
+        summary["frames"] += n
+        summary["cnn_windows"] += mp.windows
     summary["kept_fraction"] = round(summary["cnn_windows"] / max(summary["frames"], 1), 4)
     write_csv(out_csv, [*COLUMNS, "cnn_dense_prob"], all_rows)
     return summary

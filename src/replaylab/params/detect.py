@@ -18,7 +18,6 @@ class ExportProbsParams(_Section):
     out: str = "data/probs/header.csv"
     batch_size: int = Field(32, ge=1, le=4096)
     threads: int = Field(0, ge=0, le=256)
-    workers: int = Field(1, ge=0, le=64)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     ensemble: EnsembleParams = EnsembleParams()
     dense_splits: list[Literal["train", "val", "test"]] = Field(default_factory=lambda: ["val", "test"])
