@@ -58,6 +58,13 @@ class Actor:
     kit: Kit
     skin: tuple[int, int, int]
     ident: int = -1  # track id, used to report image boxes
+    _joints: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def joints(self) -> np.ndarray:
+        """``world_joints(pose)`` (15, 3), computed once: a moment filmed by several cameras reuses it."""
+        if self._joints is None:
+            self._joints = world_joints(self.pose)
+        return self._joints
 
 
 @dataclass
@@ -285,9 +292,9 @@ def render(cam: Camera, look: Look, actors: list[Actor], ball: np.ndarray | None
         if d > 0.5:
             items.append((d, "ball", ball))
     items.sort(key=lambda it: -it[0])
-    players = [obj.pose for _, kind, obj in items if kind == "player"]
+    players = [obj for _, kind, obj in items if kind == "player"]
     if players:  # every drawn body's joints through the camera at once, split per body in drawing order
-        all_uv, all_d = cam.project(np.concatenate([world_joints(pose) for pose in players]))
+        all_uv, all_d = cam.project(np.concatenate([act.joints() for act in players]))
         n_j = len(all_uv) // len(players)
         projected = iter([(all_uv[i : i + n_j], all_d[i : i + n_j]) for i in range(0, len(all_uv), n_j)])
     for depth, kind, obj in items:
