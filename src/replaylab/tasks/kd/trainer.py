@@ -242,7 +242,11 @@ class KdTrainer:
                     "converters": {"best_epoch": fitted.best_epoch, "val_r2": conv_digest}}  # fmt: skip
         self.fitted = fitted
         return Trainable(model=model, adapter=adapter, param_groups=head_groups(fusion, tcfg), class_counts=counts,
-                         identity=identity, resolved={"classes": classes, "teachers": cfg.teachers},
+                         identity=identity,
+                         resolved={"classes": classes, "teachers": list(cfg.teachers), "student": student_info,
+                                   "converter_tokens": cfg.converter.tokens, "features_source": cfg.features_source,
+                                   "fusion": {"kind": cfg.fusion.kind, "options": fusion_options(cfg),
+                                              "student_dim": int(student.pooled.shape[1]), "teacher_dims": tdims}},
                          summary={"classes": len(classes), "teachers": list(cfg.teachers),
                                   "fusion_parameters": sum(p.numel() for p in fusion.parameters())})  # fmt: skip
 
