@@ -31,8 +31,9 @@ def _checkpoint(path, backbone: str, **options) -> str:
 
 @pytest.fixture(scope="module")
 def trained(tiny_recognition, tiny_world, tmp_path_factory):
-    """(work dir, model dir, test clip paths, train@kd's test predictions by sample id), with the teacher's
-    checkpoint replaced by garbage bytes + chmod 000 and its feature store deleted after training."""
+    """(work dir, features-mode model dir, test clip paths, test split index) after training two train@kd models (in
+    models/ and models_video/), with the teacher's checkpoint then replaced by garbage bytes + chmod 000 and its
+    feature store deleted."""
     from replaylab.features.featurize import featurize_cache
     from replaylab.tasks.training import train_task
 
@@ -41,7 +42,7 @@ def trained(tiny_recognition, tiny_world, tmp_path_factory):
     student_ckpt = _checkpoint(root / "student.pt", "compact3d", width=0.25)
     teacher_ckpt = _checkpoint(root / "teacher.pt", "compact3d", width=0.5)
     models = [{"key": "student", "backbone": "compact3d", "backbone_options": {"width": 0.25}, "pretrained": student_ckpt,
-               "frames": 4, "size": [32, 32]},
+               "frames": 4, "size": [32, 32], "store_maps": True},
               {"key": "t_a", "backbone": "compact3d", "backbone_options": {"width": 0.5}, "pretrained": teacher_ckpt}]  # fmt: skip
     data = {
         **base,
@@ -55,8 +56,13 @@ def trained(tiny_recognition, tiny_world, tmp_path_factory):
     params = P.validate(data)
     featurize_cache(src / "cache/recognition.h5", root / "features/recognition", params.featurize.recognition.models,
                     split_dir=src / "splits/recognition", progress=False, task="recognition", seed=3, dtype="float32")  # fmt: skip
+    # a second model: video mode, time tokens from the student's map, the gated head
+    video = {**data, "train": {**data["train"], "out_dir": str(root / "models_video"), "live_dir": str(root / "live_video"),
+                               "kd": {**data["train"]["kd"], "input": "video", "fusion": {"kind": "gated", "width": 16},
+                                      "converter": {**data["train"]["kd"]["converter"], "tokens": "time"}}}}  # fmt: skip
     with contextlib.chdir(root):
         train_task("kd", params)
+        train_task("kd", P.validate(video))
     # the teacher cannot be loaded any more: garbage bytes, no permissions, no stored features
     with open(teacher_ckpt, "wb") as fh:
         fh.write(b"not a checkpoint\x00" * 64)
@@ -65,10 +71,14 @@ def trained(tiny_recognition, tiny_world, tmp_path_factory):
     test = read_csv(src / "splits/recognition/test.csv")
     videos = tiny_world[0] / "ucf101"
     clips = [videos / s.sources[0] for s in test.samples]
-    with open(root / "models/kd/predictions/test.csv", newline="") as fh:
+    return root, root / "models/kd", clips, test
+
+
+def _expected(model_dir) -> tuple[dict[str, dict], list[str]]:
+    """train@kd's test predictions by sample id, and its classes."""
+    with open(model_dir / "predictions/test.csv", newline="") as fh:
         expected = {r["sample_id"]: r for r in csv.DictReader(fh)}
-    classes = (root / "models/kd/predictions/classes.txt").read_text().splitlines()
-    return root, root / "models/kd", clips, expected, classes, test
+    return expected, (model_dir / "predictions/classes.txt").read_text().splitlines()
 
 
 def _read(path) -> list[dict]:
@@ -76,9 +86,14 @@ def _read(path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def test_predicts_without_teachers_as_training_did(trained):
-    root, model_dir, clips, expected, classes, test = trained
-    out = root / "pred" / "test.csv"
+@pytest.mark.parametrize("model", ["kd", "video"])
+def test_predicts_without_teachers_as_training_did(trained, model):
+    """Features mode (pooled tokens, concat head) and video mode (time tokens, gated head)."""
+    root, model_dir, clips, test = trained
+    if model == "video":
+        model_dir = root / "models_video" / "kd"
+    expected, classes = _expected(model_dir)
+    out = root / "pred" / f"test_{model}.csv"
     summary = predict_clips(clips, model_dir, out, top_k=3, batch_size=3, progress=False)
     assert summary["predicted"] == len(clips) == len(expected) > 0 and summary["skipped"] == 0
     rows = _read(out)
@@ -96,7 +111,7 @@ def test_predicts_without_teachers_as_training_did(trained):
 
 
 def test_cli_walks_directories(trained, capsys, tmp_path):
-    root, model_dir, clips, _, _, _ = trained
+    root, model_dir, clips, _ = trained
     folder = tmp_path / "clips"
     shutil.copytree(clips[0].parent, folder / "nested")
     (folder / "notes.txt").write_text("not a video\n")
@@ -110,7 +125,7 @@ def test_cli_walks_directories(trained, capsys, tmp_path):
 
 
 def test_unreadable_video_is_named_or_skipped(trained, capsys):
-    root, model_dir, clips, _, _, _ = trained
+    root, model_dir, clips, _ = trained
     bad = root / "broken.avi"
     bad.write_bytes(b"RIFF....AVI garbage" * 10)
     out = root / "pred" / "bad.csv"
@@ -127,13 +142,13 @@ def test_unreadable_video_is_named_or_skipped(trained, capsys):
 
 
 def test_missing_path_is_named(trained):
-    root, model_dir, _, _, _, _ = trained
+    root, model_dir, _, _ = trained
     with pytest.raises(Exception, match="nope.avi"):
         predict_clips([root / "nope.avi"], model_dir, root / "pred" / "x.csv", progress=False)
 
 
 def test_changed_student_checkpoint_is_refused(trained, tmp_path):
-    root, model_dir, clips, _, _, _ = trained
+    root, model_dir, clips, _ = trained
     ckpt = root / "student.pt"
     saved = ckpt.read_bytes()
     try:
@@ -146,6 +161,6 @@ def test_changed_student_checkpoint_is_refused(trained, tmp_path):
 
 
 def test_not_a_model_dir(trained, tmp_path):
-    _, _, clips, _, _, _ = trained
+    _, _, clips, _ = trained
     with pytest.raises(KdModelError, match="config.yaml"):
         predict_clips(clips[:1], tmp_path, tmp_path / "p.csv", progress=False)
