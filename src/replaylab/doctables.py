@@ -194,12 +194,8 @@ def render_table(name: str, sources: Mapping[str, Any]) -> Rendered:
 
 
 _TASK_ORDER = ("header", "foul", "actions", "recognition", "kd")
-_DATA_TASKS = (
-    "header",
-    "foul",
-    "actions",
-    "recognition",
-)  # the tasks with a cache and splits of their own (kd reads recognition's)
+# the tasks with a cache and splits of their own (kd reads recognition's)
+_DATA_TASKS = ("header", "foul", "actions", "recognition")
 
 
 def _tasks(sources: Mapping[str, Any], prefix: str, default: Sequence[str] = _TASK_ORDER) -> list[str]:
@@ -274,7 +270,7 @@ _RESULT_ROWS = (
         prob,
         "eval_kd",
         ("{teacher}", "{split}", "top1"),
-    ),  # fmt: skip
+    ),
     ("distillation fusion (kd)", "fusion gain over student (top-1)", signed, "eval_kd", ("gain_over_student", "{split}")),
 )
 
