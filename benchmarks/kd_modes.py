@@ -239,6 +239,17 @@ def time_forward(fn, clips: np.ndarray, *, batch_size: int, device: torch.device
             "ms_per_clip_mean": round(1000 * float(np.mean(times)) / batch_size, 3)}  # fmt: skip
 
 
+def gflops_per_clip(fn, clip: np.ndarray) -> float:
+    """Forward GFLOPs of ``fn`` on one uint8 clip (1, T, H, W, 3), counted by torch's FlopCounterMode (convolutions
+    and matrix products: a load-independent measure of the cost)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        fn(clip)
+    return round(counter.get_total_flops() / 1e9, 3)
+
+
 def backbone_costs(params, clips: np.ndarray, spec: dict[str, Any], *, device: torch.device) -> dict[str, Any]:
     """ms per clip of every ``featurize.recognition.models`` backbone (FeatureExtractor: as featurize runs it)."""
     fz = params.featurize.recognition
@@ -248,6 +259,7 @@ def backbone_costs(params, clips: np.ndarray, spec: dict[str, Any], *, device: t
         ident = model_identity(m, spec, dtype=fz.dtype, seed=params.seed)
         ext = FeatureExtractor(ident, device=device, seed=params.seed)
         cost = time_forward(ext, clips, batch_size=params.featurize.batch_size, device=device)
+        cost["gflops_per_clip"] = gflops_per_clip(ext, clips[:1])
         role = "student" if m.key == kd.features_model else "teacher" if m.key in kd.teachers else "unused"
         out[m.key] = {"role": role, "backbone": m.backbone, "pretrained": m.pretrained,
                       "options": dict(m.backbone_options), "input": [ident["frames"], *ident["size"]],
@@ -267,7 +279,7 @@ def kd_inference_cost(model, clips: np.ndarray, *, norm: str, spec: dict[str, An
         x = preprocess(batch, norm=norm, frames=spec["frames"], size=spec["size"])
         model(x.to(device))
 
-    return {**time_forward(run, clips, batch_size=batch_size, device=device),
+    return {**time_forward(run, clips, batch_size=batch_size, device=device), "gflops_per_clip": gflops_per_clip(run, clips[:1]),
             "parameters": sum(p.numel() for p in model.parameters())}  # fmt: skip
 
 
@@ -335,6 +347,8 @@ def run(args) -> dict[str, Any]:
         "target_ratio": TARGET_RATIO, "meets_target": bool(ratio >= TARGET_RATIO),
         "cost_per_clip": costs,
         "teacher_over_student": {k: round(v["ms_per_clip"] / student_ms, 2) for k, v in costs.items() if v["role"] == "teacher"},
+        "teacher_over_student_gflops": {k: round(v["gflops_per_clip"] / costs[student_key]["gflops_per_clip"], 2)
+                                        for k, v in costs.items() if v["role"] == "teacher"},
         "kd_inference": infer,
         "seconds": round(time.perf_counter() - started, 1),
     }  # fmt: skip
@@ -355,16 +369,17 @@ def markdown(r: dict[str, Any]) -> str:
         f"{v['steps']} / {f['steps']} timed steps after {v['warmup_steps']} warm-up steps, {r['threads']} threads, "
         f"load average {r['load_average_start'][0]} at the start.",
         "",
-        "| model | role | backbone | input (frames x H x W) | parameters | ms per clip (median batch) | x student |",
-        "|---|---|---|---|---|---|---|",
+        "| model | role | backbone | input (frames x H x W) | parameters | GFLOPs per clip | ms per clip (median batch) "
+        "| x student (ms) |",
+        "|---|---|---|---|---|---|---|---|",
     ]  # fmt: skip
     s_ms = r["cost_per_clip"][r["student"]]["ms_per_clip"]
     for key, c in r["cost_per_clip"].items():
         lines.append(f"| `{key}` | {c['role']} | `{c['backbone']}` | {' x '.join(map(str, c['input']))} | "
-                     f"{c['parameters'] / 1e6:.2f} M | {c['ms_per_clip']} | {c['ms_per_clip'] / s_ms:.2f} |")  # fmt: skip
+                     f"{c['parameters'] / 1e6:.2f} M | {c['gflops_per_clip']} | {c['ms_per_clip']} | {c['ms_per_clip'] / s_ms:.2f} |")  # fmt: skip
     k = r["kd_inference"]
     lines.append(f"| kd model at test time (student + converters + fusion) | — | — | "
-                 f"{' x '.join(map(str, r['cache_input']))} (cache) | {k['parameters'] / 1e6:.2f} M | {k['ms_per_clip']} | "
+                 f"{' x '.join(map(str, r['cache_input']))} (cache) | {k['parameters'] / 1e6:.2f} M | {k['gflops_per_clip']} | {k['ms_per_clip']} | "
                  f"{k['ms_per_clip'] / s_ms:.2f} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
