@@ -52,7 +52,10 @@ import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
 from replaylab import params as P  # noqa: E402
+from replaylab.data.cache import read_cache_meta  # noqa: E402
+from replaylab.data.samples import AdapterError  # noqa: E402
 from replaylab.features.featurize import FeatureExtractor, model_identity, preprocess  # noqa: E402
+from replaylab.features.store import FeatureStoreError  # noqa: E402
 from replaylab.tasks.registry import get_task  # noqa: E402
 from replaylab.tasks.training import TrainContext, clip_data, feature_data, train_config, train_seed  # noqa: E402
 from replaylab.training import seeding  # noqa: E402
@@ -323,7 +326,8 @@ def run(args) -> dict[str, Any]:
                 video_model, video_norm, spec = trainable.model, norm, cdata.spec
         # cost per clip: the student and every teacher (featurize's extractor), and the kd model at test time
         fz_batch = params.featurize.batch_size
-        clips = cached_clips(Path(params.cache_clips.out_dir) / "recognition.h5", fz_batch * (1 + args.cost_batches))
+        cache = Path(params.cache_clips.out_dir) / "recognition.h5"
+        clips, n_cached = cached_clips(cache, fz_batch * (1 + args.cost_batches)), len(read_cache_meta(cache)["sample_ids"])
         torch.set_num_threads(args.threads or params.featurize.threads or os.cpu_count() or 1)
         costs = backbone_costs(params, clips, spec, device=device)
         student_key = params.train.kd.features_model
@@ -337,7 +341,7 @@ def run(args) -> dict[str, Any]:
         "load_average_end": [round(v, 2) for v in os.getloadavg()],
         "threads": torch.get_num_threads(),
         "data": "synthetic" if args.synthetic else str(root),
-        "cache_input": [spec["frames"], *spec["size"]],
+        "cache_input": [spec["frames"], *spec["size"]], "cache_clips": n_cached,
         "student": student_key, "teachers": list(kdp.teachers),
         "converter": {"kind": kdp.converter.kind, "tokens": kdp.converter.tokens, "epochs_fitted": args.converter_epochs},
         "fusion": kdp.fusion.kind, "batch": kdp.batch_size, "num_workers": kdp.num_workers,
@@ -366,7 +370,7 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         f"Features mode is {r['ratio_features_over_video']}x video mode in iterations/s (target {r['target_ratio']:g}x: "
         f"{'met' if r['meets_target'] else 'not met'}; {r['ratio_median_step']}x in median step time); batch {r['batch']}, {r['num_workers']} loader workers, "
-        f"{v['steps']} / {f['steps']} timed steps after {v['warmup_steps']} warm-up steps, {r['threads']} threads, "
+        f"{v['steps']} / {f['steps']} timed steps after {v['warmup_steps']} warm-up steps, torch threads {r['threads']}, "
         f"load average {r['load_average_start'][0]} at the start.",
         "",
         "| model | role | backbone | input (frames x H x W) | parameters | GFLOPs per clip | ms per clip (median batch) "
@@ -405,7 +409,12 @@ def main(argv=None) -> int:
     if args.steps < 1 or args.warmup < 0 or args.cost_batches < 1 or args.converter_epochs < 1:
         ap.error("--steps, --cost-batches and --converter-epochs must be at least 1, --warmup at least 0")
     out = Path(args.out).resolve()
-    r = run(args)
+    try:
+        r = run(args)
+    except (FeatureStoreError, AdapterError, P.ParamsError, FileNotFoundError) as e:
+        print(f"kd_modes: {e}\n(run from --root {args.root}; it needs the recognition cache, splits and the featurize@recognition "
+              "store of the student and every teacher; or use --synthetic)", file=sys.stderr)  # fmt: skip
+        return 2
     out.mkdir(parents=True, exist_ok=True)
     (out / "kd_modes.json").write_text(json.dumps(r, indent=2) + "\n")
     (out / "kd_modes.md").write_text(markdown(r))

@@ -49,7 +49,7 @@ def test_synthetic_run_reports_both_modes_and_costs(tmp_path):
     assert costs["teacher"]["gflops_per_clip"] > costs["student"]["gflops_per_clip"]
     assert costs["teacher"]["parameters"] > costs["student"]["parameters"]
     assert set(r["teacher_over_student"]) == {"teacher"} and r["teacher_over_student_gflops"]["teacher"] > 1
-    assert r["load_average_start"] and r["threads"] == 1
+    assert r["load_average_start"] and r["threads"] == 1 and r["cache_clips"] == 24
     md = (tmp_path / "kd_modes.md").read_text()
     assert "| `teacher` | teacher | `compact3d` | 8 x 48 x 48 |" in md and "x video mode in iterations/s" in md
 
