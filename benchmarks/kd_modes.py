@@ -311,11 +311,11 @@ def run(args) -> dict[str, Any]:
         if args.workers is not None:
             kd["num_workers"] = args.workers
         modes: dict[str, Any] = {}
-        video_model = None
         for mode in MODES:
             params = mode_params(data, mode, converter_epochs=args.converter_epochs, work=work, source=source)
             threads = args.threads or params.train.kd.threads or os.cpu_count() or 1
             torch.set_num_threads(threads)
+            train_threads = torch.get_num_threads()
             t = time.perf_counter()
             trainable, cdata, tcfg, norm = build_mode(params, device=device)
             build_s = time.perf_counter() - t
@@ -339,7 +339,7 @@ def run(args) -> dict[str, Any]:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {device.type}",
         "load_average_start": [round(v, 2) for v in load_start],
         "load_average_end": [round(v, 2) for v in os.getloadavg()],
-        "threads": torch.get_num_threads(),
+        "threads": train_threads, "cost_threads": torch.get_num_threads(),
         "data": "synthetic" if args.synthetic else str(root),
         "cache_input": [spec["frames"], *spec["size"]], "cache_clips": n_cached,
         "student": student_key, "teachers": list(kdp.teachers),
