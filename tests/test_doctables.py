@@ -401,3 +401,30 @@ def test_pretrained_vs_scratch_puts_the_baseline_next_to_the_run(tmp_path):
     # the run itself has no dense CNN pass: reported missing, the baseline's value still shown
     assert lines[6].startswith("| header: CNN alone (dense), test F1 | 0.400 | — |")
     assert "metrics/eval_header.json has no test.cnn" in r.missing
+
+
+def test_kd_modes_benchmark_table(tmp_path):
+    bench = tmp_path / "benchmarks" / "results"
+    bench.mkdir(parents=True)
+    cost = {
+        "student": {"role": "student", "input": [8, 64, 64], "gflops_per_clip": 2.23, "ms_per_clip": 32.9},
+        "i3d": {"role": "teacher", "input": [16, 112, 112], "gflops_per_clip": 13.66, "ms_per_clip": 232.4},
+    }
+    result = {"machine": "m", "student": "student", "batch": 16, "cache_clips": 168, "threads": 1, "cache_input": [16, 72, 72],
+              "load_average_start": [3.69, 3.7, 3.3], "ratio_features_over_video": 172.9,
+              "modes": {"video": {"iterations_per_s": 1.774, "clips_per_s": 28.39},
+                        "features": {"iterations_per_s": 306.8, "clips_per_s": 4908.7}},
+              "cost_per_clip": cost, "teacher_over_student_gflops": {"i3d": 6.13},
+              "kd_inference": {"gflops_per_clip": 2.233, "ms_per_clip": 31.1}}  # fmt: skip
+    (bench / "kd_modes.json").write_text(json.dumps(result))
+    r = render_table("bench_kd_modes", load_sources(tmp_path))
+    assert r.missing == ()
+    lines = r.text.splitlines()
+    assert "| video fusion training | 1.8 | 28.4 | — | — | — |" in lines
+    assert "| `i3d` (teacher) forward | — | — | 16 x 112 x 112 | 13.7 | 232.4 |" in lines
+    assert "features mode 172.9x video mode in iterations/s" in r.text and "`i3d` 6.1x" in r.text
+    del result["kd_inference"]
+    (bench / "kd_modes.json").write_text(json.dumps(result))
+    assert render_table("bench_kd_modes", load_sources(tmp_path)).missing == (
+        "benchmarks/results/kd_modes.json has no kd_inference",
+    )

@@ -729,6 +729,31 @@ def _bench_feature_mode(c: Ctx) -> str:
     )
 
 
+@_table("bench_kd_modes", "benchmarks/kd_modes.py: kd fusion training in video and features mode; student vs teacher cost")
+def _bench_kd_modes(c: Ctx) -> str:
+    src = "bench/kd_modes"
+    student = c.cell(text, src, "student")
+    rows = [
+        [f"{mode} fusion training", c.cell(rate, src, "modes", mode, "iterations_per_s"),
+         c.cell(rate, src, "modes", mode, "clips_per_s"), "—", "—", "—"]
+        for mode in ("video", "features")
+    ]  # fmt: skip
+    for key in c.get(src, "cost_per_clip") or {}:
+        k = ("cost_per_clip", key)
+        rows.append([f"`{key}` ({c.cell(text, src, *k, 'role')}) forward", "—", "—", c.cell(shape, src, *k, "input"),
+                     c.cell(rate, src, *k, "gflops_per_clip"), c.cell(rate, src, *k, "ms_per_clip")])  # fmt: skip
+    rows.append(["kd model at test time (student + converters + fusion)", "—", "—", c.cell(shape, src, "cache_input"),
+                 c.cell(rate, src, "kd_inference", "gflops_per_clip"), c.cell(rate, src, "kd_inference", "ms_per_clip")])  # fmt: skip
+    head = ["", "iterations/s", "clips/s", "input", "GFLOPs per clip", "ms per clip"]
+    ratios = ", ".join(f"`{t}` {times(v)}" for t, v in (c.get(src, "teacher_over_student_gflops") or {}).items()) or MISSING
+    return md_table(head, rows) + (
+        f"\n\n(features mode {c.cell(times, src, 'ratio_features_over_video')} video mode in iterations/s; student "
+        f"`{student}`, teachers over the student in GFLOPs: {ratios}; batch {c.cell(count, src, 'batch')}, "
+        f"{c.cell(count, src, 'cache_clips')} cached clips, {c.cell(count, src, 'threads')} torch threads, load average "
+        f"{c.cell(rate, src, 'load_average_start', 0)} at the start; machine: {c.cell(text, src, 'machine')})"
+    )
+
+
 # ------------------------------------------------------------------------------------------------ splice
 
 
