@@ -9,7 +9,9 @@ and its metrics are read back from the experiment's git ref. Writes ``benchmarks
 (every metrics file of every seed) and ``.md``; ``replaylab docs --write`` turns it into the spread
 columns of the results tables.
 
-Usage (after ``dvc repro``, with the workspace committed): ``python benchmarks/seed_spread.py --seeds 42 43 44``
+Usage (after ``dvc repro``, with the workspace committed): ``python benchmarks/seed_spread.py --seeds 42 43 44``;
+then each group of :data:`GROUPS` (``actions``, ``recognition``, ``kd``) on its own, merged into that result:
+``python benchmarks/seed_spread.py --seeds 42 43 44 --only kd``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,13 @@ METRICS = ("pre_xgb", "train_header", "export_probs", "post_xgb", "eval_header",
 SEED_KEYS = ("train.header.seed", "train.foul.seed", "pre_xgb.seed", "post_xgb.seed")
 #: Groups that can be run on their own (``--only``) and merged into an existing result: their stages depend on
 #: no other group's seed, so varying their seed alone gives the same runs as varying every seed at once.
-GROUPS = {"actions": (("train_actions", "eval_actions"), ("train.actions.seed",))}
+GROUPS = {
+    "actions": (("train_actions", "eval_actions"), ("train.actions.seed",)),
+    # the plain clip classifier on featurize@recognition's store (the store itself is seeded by the top-level seed only)
+    "recognition": (("train_recognition", "eval_recognition"), ("train.recognition.seed",)),
+    # converters + fusion head + the student-alone / teacher-alone reference heads, all seeded by train.kd.seed
+    "kd": (("train_kd", "eval_kd"), ("train.kd.seed",)),
+}
 OUT = ROOT / "benchmarks" / "results" / "seed_spread"
 
 
@@ -48,11 +56,12 @@ def workspace_seed() -> int:
     from replaylab import params as P
 
     params = P.load(path=ROOT / "params.yaml")
-    seeds = {params.seed if v is None else v for v in (params.train.header.seed, params.train.foul.seed,
-                                                       params.train.actions.seed, params.pre_xgb.seed,
-                                                       params.post_xgb.seed)}  # fmt: skip
+    tr = params.train
+    seeds = {params.seed if v is None else v for v in (tr.header.seed, tr.foul.seed, tr.actions.seed, tr.recognition.seed,
+                                                       tr.kd.seed, params.pre_xgb.seed, params.post_xgb.seed)}  # fmt: skip
     if len(seeds) != 1:
-        raise SystemExit(f"params.yaml seeds the trained models differently ({sorted(seeds)}); set {SEED_KEYS} to null")
+        keys = (*SEED_KEYS, *(k for _, ks in GROUPS.values() for k in ks))
+        raise SystemExit(f"params.yaml seeds the trained models differently ({sorted(seeds)}); set {keys} to null")
     return seeds.pop()
 
 
@@ -77,14 +86,33 @@ def experiment_metrics(seed: int, metrics: tuple[str, ...] = METRICS, keys: tupl
     return {n: json.loads(show(n)) for n in metrics}
 
 
+#: One test metric per source for the summary: (source, label, keys into metrics/<source>.json).
+SUMMARY = (
+    ("eval_header", "full header pipeline test F1", ("test", "full", "f1")),
+    ("eval_foul", "foul test leaderboard", ("test", "leaderboard_value")),
+    ("eval_actions", "actions test frame-mAP", ("test", "frame_map")),
+    ("eval_recognition", "recognition test top-1", ("test", "top1")),
+    ("eval_kd", "kd fusion test top-1", ("fusion", "test", "top1")),
+    ("eval_kd", "kd student-alone test top-1", ("student", "test", "top1")),
+    ("eval_kd", "kd fusion gain over student (test top-1)", ("gain_over_student", "test")),
+)
+
+
+def _lookup(node, keys: tuple[str, ...]):
+    for k in keys:
+        if not isinstance(node, dict) or k not in node:
+            return None
+        node = node[k]
+    return node
+
+
 def summary_md(result: dict) -> str:
     lines = [f"# Seed spread ({len(result['seeds'])} seeds: {', '.join(map(str, result['seeds']))})", ""]
-    for key, label in (("eval_header", "full header pipeline test F1"), ("eval_foul", "foul test leaderboard")):
-        vals = []
-        for s in result["seeds"]:
-            m = result["runs"][str(s)][key]
-            vals.append(m["test"]["full"]["f1"] if key == "eval_header" else m["test"]["leaderboard_value"])
-        lines.append(f"- {label}: {', '.join(f'{v:.3f}' for v in vals)}")
+    for source, label, keys in SUMMARY:
+        vals = [_lookup(result["runs"][str(s)].get(source), keys) for s in result["seeds"]]
+        if all(v is None for v in vals):  # a group not run yet (--only)
+            continue
+        lines.append(f"- {label}: {', '.join('—' if v is None else f'{v:.3f}' for v in vals)}")
     lines.append(f"\n(machine: {result['machine']}; {result['seconds']:.0f} s)")
     return "\n".join(lines) + "\n"
 

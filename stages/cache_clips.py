@@ -36,4 +36,4 @@ def main(task: str) -> None:
 
 
 if __name__ == "__main__":
-    run_stage(main, task_from_argv(sys.argv, "cache_clips"))
+    run_stage(main, task_from_argv(sys.argv, "cache_clips", need="data"))

@@ -28,4 +28,4 @@ def main(task: str) -> None:
 
 
 if __name__ == "__main__":
-    run_stage(main, task_from_argv(sys.argv, "featurize"))
+    run_stage(main, task_from_argv(sys.argv, "featurize", need="data"))

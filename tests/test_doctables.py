@@ -25,6 +25,24 @@ def _write_metrics(root: Path, **files) -> None:
         (root / "metrics" / f"{name}.json").write_text(json.dumps(data))
 
 
+CLASSES = ("Header", "Kick", "Tackle")
+
+
+def _recognition_split(top1: float, per_class: dict | None = None) -> dict:
+    per_class = per_class or {"Header": 1.0, "Kick": 0.3333, "Tackle": 0.5}
+    return {"top1": top1, "top5": 1.0, "mean_class_accuracy": 0.6111, "majority_top1": 0.3333, "clips": 96,
+            "per_class_accuracy": per_class}  # fmt: skip
+
+
+def _kd_eval(*, fusion: float, student: float, teacher: float, references: bool = True) -> dict:
+    rows = {"fusion": fusion, **({"student": student, "teacher_i3d": teacher} if references else {})}
+    out = {"classes": 3, "teachers": ["i3d"], **{r: {s: _recognition_split(v) for s in ("val", "test")} for r, v in rows.items()}}
+    out["converters"] = {"i3d": {s: {"r2": r2, "cosine": 0.8123} for s, r2 in (("train", 0.6), ("val", 0.41), ("test", 0.3871))}}
+    if references:
+        out["gain_over_student"] = {s: round(fusion - student, 4) for s in ("val", "test")}
+    return out
+
+
 def _small_run(root: Path) -> None:
     split = lambda auroc: {"auroc": auroc, "ap": 0.5532, "f1": 0.16667, "precision": 0.6667, "recall": 0.0952, "accuracy": 0.84}
     variant = {"precision": 0.8696, "recall": 1.0, "f1": 0.9302, "ap": 0.9513, "soccernet_a_mAP": 0.8972}
@@ -51,14 +69,18 @@ def _small_run(root: Path) -> None:
         },  # fmt: skip
         eval_foul={"val": foul, "test": foul},
         eval_actions={s: {"frame_map": 0.28184, "box_prior_frame_map": 0.0959} for s in ("val", "test")},
+        eval_recognition={s: _recognition_split(top1) for s, top1 in (("val", 0.5417), ("test", 0.6042))},
+        eval_kd=_kd_eval(fusion=0.65, student=0.6042, teacher=0.7396),
+        train_kd={"converters": {"i3d": {"best_epoch": 31, "epochs_run": 51, "val_r2": 0.41, "test_r2": 0.3871}}},
     )
     # three training seeds: the spread columns (mean and range)
     runs = {}
-    for seed, f1, lb in ((42, 0.9302, 27.5426), (43, 0.8, 23.0), (44, 0.9, 30.0)):
-        names = ("train_header", "pre_xgb", "eval_foul", "eval_actions")
+    for seed, f1, lb, fusion in ((42, 0.9302, 27.5426, 0.65), (43, 0.8, 23.0, 0.62), (44, 0.9, 30.0, 0.68)):
+        names = ("train_header", "pre_xgb", "eval_foul", "eval_actions", "eval_recognition")
         run = {n: json.loads((root / "metrics" / f"{n}.json").read_text()) for n in names}
         run["eval_header"] = {"test": {"full": dict(variant, f1=f1)}, "val": {"full": variant}}
         run["eval_foul"]["test"] = dict(foul, leaderboard_value=lb)
+        run["eval_kd"] = _kd_eval(fusion=fusion, student=0.6042, teacher=0.7396)
         runs[str(seed)] = run
     (root / "benchmarks" / "results").mkdir(parents=True, exist_ok=True)
     spread = {"seeds": [42, 43, 44], "varied": ["train.header.seed"], "runs": runs, "machine": "test"}
@@ -94,6 +116,66 @@ def test_results_table_rounds_and_formats(tmp_path):
         "| person actions (AVA layout) | frame-mAP (official rules) | 0.282 | 0.282 | 0.282 (0.282–0.282) | 0.282 (0.282–0.282) |"
         in lines
     )
+
+
+def test_results_table_has_the_recognition_and_kd_rows(tmp_path):
+    _small_run(tmp_path)
+    r = render_table("results", load_sources(tmp_path))
+    assert r.missing == ()
+    lines = r.text.splitlines()
+    assert "| clip recognition (UCF101 layout) | top-1 | 0.542 | 0.604 | 0.542 (0.542–0.542) | 0.604 (0.604–0.604) |" in lines
+    assert (
+        "| distillation fusion (kd) | fusion top-1 (student + converters) | 0.650 | 0.650 | 0.650 (0.620–0.680) "
+        "| 0.650 (0.620–0.680) |" in lines
+    )
+    assert (
+        "| distillation fusion (kd) | student alone top-1 | 0.604 | 0.604 | 0.604 (0.604–0.604) | 0.604 (0.604–0.604) |" in lines
+    )
+    # the teacher row is named from eval_kd's teachers; the gain is signed
+    assert any(
+        line.startswith("| distillation fusion (kd) | teacher alone top-1 (`i3d`, upper reference) | 0.740 |") for line in lines
+    )
+    assert "| distillation fusion (kd) | fusion gain over student (top-1) | +0.046 | +0.046 |" in " ".join(lines)
+    seeds = render_table("seed_spread", load_sources(tmp_path))
+    assert seeds.missing == ()
+    assert "| distillation fusion (kd) | fusion top-1 (student + converters) | 0.650 | 0.620 | 0.680 |" in seeds.text.splitlines()
+
+
+def test_kd_results_table_rows_converters_and_spread(tmp_path):
+    _small_run(tmp_path)
+    r = render_table("kd_results", load_sources(tmp_path))
+    assert r.missing == ()
+    lines = r.text.splitlines()
+    assert lines[0].startswith("| row | val top-1 | test top-1 | val top-5 | test top-5 |")
+    assert lines[2] == (
+        "| fusion: student + converters + head (runs without teachers) | 0.650 | 0.650 | 1.000 | 1.000 | 0.611 | 0.611 "
+        "| 0.650 (0.620–0.680) |"
+    )
+    assert lines[3].startswith("| student alone | 0.604 | 0.604 |")
+    assert lines[4].startswith("| teacher alone: `i3d` (upper reference) | 0.740 | 0.740 |")
+    assert lines[5] == "| fusion gain over student (top-1) | +0.046 | +0.046 |  |  |  |  | +0.046 (+0.016–+0.076) |"
+    assert "| `i3d` | 0.410 | 0.812 | 0.387 | 0.812 | 31 | 51 | 0.387 (0.387–0.387) |" in lines
+    assert "(clips: val 96, test 96; 3 classes;" in r.text
+
+
+def test_kd_results_without_reference_heads_has_the_fusion_row_only(tmp_path):
+    _write_metrics(tmp_path, eval_kd=_kd_eval(fusion=0.65, student=0.6, teacher=0.7, references=False))
+    r = render_table("kd_results", load_sources(tmp_path))
+    body = [line for line in r.text.split("\n\n")[0].splitlines()[2:]]
+    assert len(body) == 1 and body[0].startswith("| fusion: student + converters + head (runs without teachers) | 0.650 |")
+    assert "metrics/train_kd.json is missing" in r.missing and not any("student" in m for m in r.missing)
+
+
+def test_recognition_per_class_table(tmp_path):
+    per_class = {"Header": 1.0, "Kick": None, "Tackle": 0.5}  # Kick has no clips in this split
+    _write_metrics(tmp_path, eval_recognition={"val": _recognition_split(0.5, per_class), "test": _recognition_split(0.6042)})
+    r = render_table("recognition_per_class", load_sources(tmp_path))
+    assert r.missing == ()
+    lines = r.text.splitlines()
+    assert lines[0] == "| class | val accuracy | test accuracy |"
+    assert lines[2:5] == ["| Header | 1.000 | 1.000 |", f"| Kick | {MISSING} | 0.333 |", "| Tackle | 0.500 | 0.500 |"]
+    assert "| **top-1** | 0.500 | 0.604 |" in lines and "| clips | 96 | 96 |" in lines
+    assert "metrics/eval_recognition.json is missing" in render_table("recognition_per_class", {}).missing
 
 
 def test_seed_spread_table_lists_every_seed(tmp_path):
@@ -165,6 +247,7 @@ def test_without_files_the_tables_name_the_files_the_pipeline_makes(tmp_path):
     ]
     missing = render_table("splits", load_sources(tmp_path)).missing
     assert "metrics/split_recognition.json is missing" in missing
+    assert "metrics/split_kd.json is missing" not in missing  # kd reads recognition's cache and splits
 
 
 def test_nan_is_shown_as_nan(tmp_path):
@@ -318,3 +401,30 @@ def test_pretrained_vs_scratch_puts_the_baseline_next_to_the_run(tmp_path):
     # the run itself has no dense CNN pass: reported missing, the baseline's value still shown
     assert lines[6].startswith("| header: CNN alone (dense), test F1 | 0.400 | — |")
     assert "metrics/eval_header.json has no test.cnn" in r.missing
+
+
+def test_kd_modes_benchmark_table(tmp_path):
+    bench = tmp_path / "benchmarks" / "results"
+    bench.mkdir(parents=True)
+    cost = {
+        "student": {"role": "student", "input": [8, 64, 64], "gflops_per_clip": 2.23, "ms_per_clip": 32.9},
+        "i3d": {"role": "teacher", "input": [16, 112, 112], "gflops_per_clip": 13.66, "ms_per_clip": 232.4},
+    }
+    result = {"machine": "m", "student": "student", "batch": 16, "cache_clips": 168, "threads": 1, "cache_input": [16, 72, 72],
+              "load_average_start": [3.69, 3.7, 3.3], "ratio_features_over_video": 172.9,
+              "modes": {"video": {"iterations_per_s": 1.774, "clips_per_s": 28.39},
+                        "features": {"iterations_per_s": 306.8, "clips_per_s": 4908.7}},
+              "cost_per_clip": cost, "teacher_over_student_gflops": {"i3d": 6.13},
+              "kd_inference": {"gflops_per_clip": 2.233, "ms_per_clip": 31.1}}  # fmt: skip
+    (bench / "kd_modes.json").write_text(json.dumps(result))
+    r = render_table("bench_kd_modes", load_sources(tmp_path))
+    assert r.missing == ()
+    lines = r.text.splitlines()
+    assert "| video fusion training | 1.8 | 28.4 | — | — | — |" in lines
+    assert "| `i3d` (teacher) forward | — | — | 16 x 112 x 112 | 13.7 | 232.4 |" in lines
+    assert "features mode 172.9x video mode in iterations/s" in r.text and "`i3d` 6.1x" in r.text
+    del result["kd_inference"]
+    (bench / "kd_modes.json").write_text(json.dumps(result))
+    assert render_table("bench_kd_modes", load_sources(tmp_path)).missing == (
+        "benchmarks/results/kd_modes.json has no kd_inference",
+    )

@@ -154,6 +154,21 @@ def _cmd_predict_actions(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_predict_clips(args: argparse.Namespace) -> int:
+    from .data.samples import AdapterError
+    from .tasks.kd.predict import ClipReadError, KdModelError, predict_clips
+
+    try:
+        summary = predict_clips(args.clips, args.model_dir, args.out, top_k=args.top_k, batch_size=args.batch_size,
+                                skip_bad=args.skip_bad, threads=args.threads)  # fmt: skip
+    except (AdapterError, ClipReadError, KdModelError) as e:
+        raise CliError(str(e)) from e
+    for item in summary.get("skipped_clips", []):
+        print(f"predict-clips: skipped {item['path']}: {item['reason']}", file=sys.stderr)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 def _cmd_detect(args: argparse.Namespace) -> int:
     import torch
 
@@ -297,6 +312,18 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--on-bad-video", choices=["fail", "skip"], default="fail",
                     help="fail: stop and list the unreadable videos (default); skip: leave their keyframes out")  # fmt: skip
     pa.set_defaults(func=_cmd_predict_actions)
+    pc = sub.add_parser("predict-clips", help="classify new clips with a train@kd model (student + converters + fusion "
+                        "head; no teacher is loaded); writes per-clip top-k")  # fmt: skip
+    pc.add_argument("clips", nargs="+", help="video files (used as given) and / or directories (walked for video files)")
+    pc.add_argument("--model-dir", default="models/kd", help="train@kd output directory (default models/kd)")
+    pc.add_argument("--out", default="predictions.csv",
+                    help="CSV to write: path,top1_class,top1_prob,topk,topk_probs (default predictions.csv)")  # fmt: skip
+    pc.add_argument("--top-k", type=int, default=5, help="classes listed per clip, best first (default 5)")
+    pc.add_argument("--batch-size", type=int, default=8, help="clips per forward pass (default 8)")
+    pc.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
+    pc.add_argument("--skip-bad", action="store_true",
+                    help="leave unreadable clips out and list them in <out stem>_skipped.csv (default: stop, naming the clip)")  # fmt: skip
+    pc.set_defaults(func=_cmd_predict_clips)
     de = sub.add_parser("detect", help="find the headers of a new match: pre-filter on tracking -> CNN on candidate windows -> "
                         "post-filter; writes an events CSV")  # fmt: skip
     de.add_argument("--video", required=True, help="the match video (e.g. video.mp4)")

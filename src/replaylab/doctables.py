@@ -73,6 +73,9 @@ rate = _num(",.1f")  # throughput, seconds
 seconds = _num(",.3f")  # short durations
 
 
+signed = _num("+.3f")  # a difference of 0-1 metrics
+
+
 def frac_pct(v: Any) -> str:
     """A 0-1 share as a percentage."""
     return pct(100.0 * float(v)) + "%"
@@ -190,11 +193,13 @@ def render_table(name: str, sources: Mapping[str, Any]) -> Rendered:
     return Rendered(name, spec.render(ctx), tuple(ctx.missing))
 
 
-_TASK_ORDER = ("header", "foul", "actions", "recognition")
+_TASK_ORDER = ("header", "foul", "actions", "recognition", "kd")
+# the tasks with a cache and splits of their own (kd reads recognition's)
+_DATA_TASKS = ("header", "foul", "actions", "recognition")
 
 
 def _tasks(sources: Mapping[str, Any], prefix: str, default: Sequence[str] = _TASK_ORDER) -> list[str]:
-    """Tasks with a ``<prefix><task>`` metrics file, the four built-in ones first."""
+    """Tasks with a ``<prefix><task>`` metrics file, the built-in ones first (in :data:`_TASK_ORDER`)."""
     found = [k[len(prefix) :] for k in sources if k.startswith(prefix)]
     if not found:
         found = list(default)  # nothing there: the tasks the pipeline makes these files for, reported missing
@@ -256,21 +261,49 @@ _RESULT_ROWS = (
     ),
     ("person actions (AVA layout)", "frame-mAP (official rules)", prob, "eval_actions", ("{split}", "frame_map")),
     ("person actions (AVA layout)", "box-prior baseline frame-mAP", prob, "eval_actions", ("{split}", "box_prior_frame_map")),
+    ("clip recognition (UCF101 layout)", "top-1", prob, "eval_recognition", ("{split}", "top1")),
+    ("distillation fusion (kd)", "fusion top-1 (student + converters)", prob, "eval_kd", ("fusion", "{split}", "top1")),
+    ("distillation fusion (kd)", "student alone top-1", prob, "eval_kd", ("student", "{split}", "top1")),
+    (
+        "distillation fusion (kd)",
+        "teacher alone top-1 ({teacher}, upper reference)",
+        prob,
+        "eval_kd",
+        ("{teacher}", "{split}", "top1"),
+    ),
+    ("distillation fusion (kd)", "fusion gain over student (top-1)", signed, "eval_kd", ("gain_over_student", "{split}")),
 )
+
+
+def _kd_teachers(c: Ctx) -> list[str]:
+    """The teachers of ``metrics/eval_kd.json`` (its ``teachers`` list, else its ``teacher_<key>`` rows)."""
+    teachers = c.get("eval_kd", "teachers", expected=False)
+    if isinstance(teachers, list) and teachers:
+        return [str(t) for t in teachers]
+    node = c.get("eval_kd", expected=False)
+    return [k.removeprefix("teacher_") for k in node if k.startswith("teacher_")] if isinstance(node, Mapping) else []
+
+
+def _row_keys(c: Ctx, keys: tuple[str, ...], split: str) -> tuple[str, ...]:
+    """A headline row's keys for ``split``; ``{teacher}`` is the first teacher's row of ``eval_kd``."""
+    teachers = _kd_teachers(c) if "{teacher}" in keys else []
+    teacher = f"teacher_{teachers[0]}" if teachers else "teacher"
+    return tuple(split if k == "{split}" else teacher if k == "{teacher}" else k for k in keys)
+
+
+def _row_label(c: Ctx, metric: str) -> str:
+    teachers = _kd_teachers(c) if "{teacher}" in metric else []
+    return metric.format(tol=c.cell(text, "eval_header", "tolerance_s"), teacher=f"`{teachers[0]}`" if teachers else MISSING)
 
 
 @_table("results", "the default run's headline results (README), with the spread over training seeds")
 def _results(c: Ctx) -> str:
-    def split_keys(split: str, keys: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(split if k == "{split}" else k for k in keys)
-
-    tol = c.cell(text, "eval_header", "tolerance_s")
     rows = []
     for task, metric, fmt, source, keys in _RESULT_ROWS:
         rows.append(
-            [task, metric.format(tol=tol)]
-            + [c.cell(fmt, source, *split_keys(s, keys)) for s in ("val", "test")]
-            + [spread(c, fmt, source, *split_keys(s, keys)) for s in ("val", "test")]
+            [task, _row_label(c, metric)]
+            + [c.cell(fmt, source, *_row_keys(c, keys, s)) for s in ("val", "test")]
+            + [spread(c, fmt, source, *_row_keys(c, keys, s)) for s in ("val", "test")]
         )
     n = _n_seeds(c)
     return md_table(
@@ -283,9 +316,8 @@ def _seed_spread(c: Ctx) -> str:
     seeds = c.get(SPREAD, "seeds") or []
     rows = []
     for task, metric, fmt, source, keys in _RESULT_ROWS:
-        keys = tuple("test" if k == "{split}" else k for k in keys)
-        rows.append([task, metric.format(tol=c.cell(text, "eval_header", "tolerance_s"))]
-                    + [c.cell(fmt, SPREAD, "runs", str(s), source, *keys) for s in seeds])  # fmt: skip
+        keys = _row_keys(c, keys, "test")
+        rows.append([task, _row_label(c, metric)] + [c.cell(fmt, SPREAD, "runs", str(s), source, *keys) for s in seeds])
     varied = ", ".join(f"`{k}`" for k in (c.get(SPREAD, "varied") or []))
     note = f"(test split; seeds set for {varied}; data fixed; {c.cell(text, SPREAD, 'machine')})"
     return md_table(["task", "metric"] + [f"seed {s}" for s in seeds], rows) + "\n\n" + note
@@ -483,10 +515,58 @@ def _actions_per_class(c: Ctx) -> str:
     return md_table(["class", "val boxes", "test boxes", "val AP", "val box prior", "test AP", "test box prior"], rows)
 
 
+@_table("recognition_per_class", "evaluate@recognition: accuracy per class of the plain clip classifier on val and test")
+def _recognition_per_class(c: Ctx) -> str:
+    src, splits = "eval_recognition", ("val", "test")
+    classes = list(c.get(src, "test", "per_class_accuracy") or c.get(src, "val", "per_class_accuracy", expected=False) or {})
+    rows = [[name] + [c.cell(prob, src, s, "per_class_accuracy", name, expected=False) for s in splits] for name in classes]
+    rows += [
+        ["**top-1**"] + [c.cell(prob, src, s, "top1") for s in splits],
+        ["top-5"] + [c.cell(prob, src, s, "top5") for s in splits],
+        ["mean class accuracy"] + [c.cell(prob, src, s, "mean_class_accuracy") for s in splits],
+        ["majority class (top-1)"] + [c.cell(prob, src, s, "majority_top1") for s in splits],
+        ["clips"] + [c.cell(count, src, s, "clips") for s in splits],
+    ]
+    return md_table(["class", "val accuracy", "test accuracy"], rows)
+
+
+_KD_ROWS = {"fusion": "fusion: student + converters + head (runs without teachers)", "student": "student alone"}
+
+
+@_table("kd_results", "evaluate@kd: fusion, student alone and each teacher alone on val and test; the converters")
+def _kd_results(c: Ctx) -> str:
+    src, splits, n = "eval_kd", ("val", "test"), _n_seeds(c)
+    teachers = _kd_teachers(c)
+    present = c.get(src, expected=False)
+    rows_of = ["fusion", "student", *(f"teacher_{t}" for t in teachers)]
+    if isinstance(present, Mapping):  # a run without reference heads (train.kd.references: false) has the fusion row only
+        rows_of = [r for r in rows_of if r == "fusion" or r in present]
+    rows = []
+    for row in rows_of:
+        label = _KD_ROWS.get(row) or f"teacher alone: `{row.removeprefix('teacher_')}` (upper reference)"
+        rows.append([label] + [c.cell(prob, src, row, s, m) for m in ("top1", "top5", "mean_class_accuracy") for s in splits]
+                    + [spread(c, prob, src, row, "test", "top1")])  # fmt: skip
+    if "student" in rows_of:
+        rows.append(["fusion gain over student (top-1)"] + [c.cell(signed, src, "gain_over_student", s) for s in splits]
+                    + [""] * 4 + [spread(c, signed, src, "gain_over_student", "test")])  # fmt: skip
+    head = ["row", "val top-1", "test top-1", "val top-5", "test top-5", "val mean class acc.", "test mean class acc.",
+            f"test top-1, {n} seeds: mean (min–max)"]  # fmt: skip
+    conv = []
+    for t in teachers:
+        conv.append([f"`{t}`"] + [c.cell(prob, src, "converters", t, s, m) for s in splits for m in ("r2", "cosine")]
+                    + [c.cell(count, "train_kd", "converters", t, "best_epoch"), c.cell(count, "train_kd", "converters", t, "epochs_run"),
+                       spread(c, prob, src, "converters", t, "test", "r2")])  # fmt: skip
+    conv_head = ["converter: student -> teacher", "val R²", "val cosine", "test R²", "test cosine", "best epoch", "epochs run",
+                 f"test R², {n} seeds: mean (min–max)"]  # fmt: skip
+    note = (f"(clips: val {c.cell(count, src, 'fusion', 'val', 'clips')}, test {c.cell(count, src, 'fusion', 'test', 'clips')}; "
+            f"{c.cell(count, src, 'classes')} classes; R² and cosine against the teacher's standardised features)")  # fmt: skip
+    return md_table(head, rows) + "\n\n" + md_table(conv_head, conv) + "\n\n" + note
+
+
 @_table("caches", "cache_clips@<task>: what each clip cache holds")
 def _caches(c: Ctx) -> str:
     rows = []
-    for task in _tasks(c.sources, "cache_"):
+    for task in _tasks(c.sources, "cache_", default=_DATA_TASKS):
         src = f"cache_{task}"
         rows.append(
             [
@@ -504,7 +584,7 @@ def _caches(c: Ctx) -> str:
 @_table("splits", "split@<task>: samples (groups) per split")
 def _splits(c: Ctx) -> str:
     rows = []
-    for task in _tasks(c.sources, "split_"):
+    for task in _tasks(c.sources, "split_", default=_DATA_TASKS):
         src = f"split_{task}"
         cells = [f"`{task}`"]
         for s in ("train", "val", "test"):
@@ -646,6 +726,31 @@ def _bench_feature_mode(c: Ctx) -> str:
         f"batch {c.cell(count, src, 'batch')}, fastest of {c.cell(count, src, 'epochs')} epochs; speed-up per epoch "
         f"{c.cell(times, src, 'speedup_epoch')}, training pass {c.cell(times, src, 'speedup_train')}; featurizing once "
         f"{c.cell(rate, src, 'featurize_s')} s; machine: {c.cell(text, src, 'machine')})"
+    )
+
+
+@_table("bench_kd_modes", "benchmarks/kd_modes.py: kd fusion training in video and features mode; student vs teacher cost")
+def _bench_kd_modes(c: Ctx) -> str:
+    src = "bench/kd_modes"
+    student = c.cell(text, src, "student")
+    rows = [
+        [f"{mode} fusion training", c.cell(rate, src, "modes", mode, "iterations_per_s"),
+         c.cell(rate, src, "modes", mode, "clips_per_s"), "—", "—", "—"]
+        for mode in ("video", "features")
+    ]  # fmt: skip
+    for key in c.get(src, "cost_per_clip") or {}:
+        k = ("cost_per_clip", key)
+        rows.append([f"`{key}` ({c.cell(text, src, *k, 'role')}) forward", "—", "—", c.cell(shape, src, *k, "input"),
+                     c.cell(rate, src, *k, "gflops_per_clip"), c.cell(rate, src, *k, "ms_per_clip")])  # fmt: skip
+    rows.append(["kd model at test time (student + converters + fusion)", "—", "—", c.cell(shape, src, "cache_input"),
+                 c.cell(rate, src, "kd_inference", "gflops_per_clip"), c.cell(rate, src, "kd_inference", "ms_per_clip")])  # fmt: skip
+    head = ["", "iterations/s", "clips/s", "input", "GFLOPs per clip", "ms per clip"]
+    ratios = ", ".join(f"`{t}` {times(v)}" for t, v in (c.get(src, "teacher_over_student_gflops") or {}).items()) or MISSING
+    return md_table(head, rows) + (
+        f"\n\n(features mode {c.cell(times, src, 'ratio_features_over_video')} video mode in iterations/s; student "
+        f"`{student}`, teachers over the student in GFLOPs: {ratios}; batch {c.cell(count, src, 'batch')}, "
+        f"{c.cell(count, src, 'cache_clips')} cached clips, {c.cell(count, src, 'threads')} torch threads, load average "
+        f"{c.cell(rate, src, 'load_average_start', 0)} at the start; machine: {c.cell(text, src, 'machine')})"
     )
 
 

@@ -41,6 +41,11 @@ featurize:
   header: {models: [{key: c3d, backbone: compact3d, backbone_options: {width: 0.25}}], shard_size: 64}
   foul: {models: [{key: c3d, backbone: compact3d, backbone_options: {width: 0.25}}], shard_size: 64}
   actions: {models: [{key: c3d, backbone: compact3d, backbone_options: {width: 0.25}, store_maps: true}], shard_size: 64}
+  recognition: {models: [{key: student, backbone: compact3d, backbone_options: {width: 0.25}},
+                         {key: i3d, backbone: i3d, pretrained: models/pretrained/i3d_k400.pt, backbone_options: {endpoint: Mixed_4f},
+                          frames: 8, size: [32, 32]},
+                         {key: videomae_small, backbone: videomae_small, pretrained: null, frames: 4, size: [32, 32]}],
+                dtype: float32, shard_size: 64}
 train:
   out_dir: models
   live_dir: dvclive
@@ -51,11 +56,16 @@ train:
   actions: {input: video, backbone: compact3d, backbone_options: {}, pretrained: null, frozen_bn: false, epochs: 1, batch_size: 4,
             num_workers: 0, warmup_iters: 2, milestones: [100], roi: {hidden: 16, output_size: 3},
             ia: {active: false, dim_inner: 8, memory_span_s: 2}}
+  recognition: {input: features, epochs: 2, batch_size: 4, num_workers: 0, warmup_epochs: 0.0}
+  kd: {epochs: 2, batch_size: 4, num_workers: 0, warmup_epochs: 0.0, fusion: {hidden: 16},
+       converter: {epochs: 3, patience: 2, batch_size: 4}}
 evaluate:
   out_dir: reports
   header: {tolerance_s: 0.5}
   foul: {splits: [val, test]}
   actions: {splits: [val, test]}
+  recognition: {splits: [val, test]}
+  kd: {splits: [val, test]}
 pre_xgb: {n_folds: 5, target_recall: 0.98, xgb: {n_estimators: 60, threads: 1}}
 export_probs: {out: data/probs/header.csv, batch_size: 16, threads: 1, ensemble: {rule: mean, weight: 0.5}, dense_splits: [val, test],
                dense_stride: 2}
@@ -179,6 +189,10 @@ def test_repro_runs_synthesize_then_is_a_noop(project):
     assert (project / "reports/actions/test/groundtruth.csv").is_file() and (
         project / "models/actions/predictions/test.csv"
     ).is_file()
+    for stage in ("featurize@recognition", "train@recognition", "evaluate@recognition", "train@kd", "evaluate@kd"):
+        assert f"Running stage '{stage}'" in first.stdout, stage
+    kd = json.loads((project / "metrics/eval_kd.json").read_text())
+    assert kd["teachers"] == ["i3d"] and {"fusion", "student", "teacher_i3d"} <= set(kd)
     assert "Running stage 'weights'" in first.stdout and (project / "models/pretrained/i3d_k400.pt").is_file()
     record = json.loads((project / "models/pretrained/i3d_k400.json").read_text())
     assert record["output"]["tensors"] > 200  # the user's file, checked against the I3D's keys and shapes, copied as is
@@ -262,6 +276,20 @@ def test_exp_run_trains_actions_with_slowfast_and_ia(project):
     assert summary["backbone"] == "slowfast_r50" and summary["ia"] is True
     config = (project / "models/actions/config.yaml").read_text()
     assert "memory:" in config and "slowfast_r50" in config
+
+
+def test_exp_run_distils_from_two_teachers(project):
+    """The issue's example: two teachers from the feature store; only the kd trainer and its evaluation re-run."""
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "before two teachers", "--allow-empty"], project)
+    res = run(["dvc", "exp", "run", "-S", "train.kd.teachers=[i3d,videomae_small]"], project)
+    assert "Running stage 'train@kd'" in res.stdout and "Running stage 'evaluate@kd'" in res.stdout
+    assert "Running stage 'featurize@recognition'" not in res.stdout and "Running stage 'train@recognition'" not in res.stdout
+    summary = json.loads((project / "metrics/train_kd.json").read_text())
+    assert summary["teachers"] == ["i3d", "videomae_small"] and set(summary["converters"]) == {"i3d", "videomae_small"}
+    scored = json.loads((project / "metrics/eval_kd.json").read_text())
+    assert {"fusion", "student", "teacher_i3d", "teacher_videomae_small"} <= set(scored)
+    assert scored["fusion"]["test"]["top1"] == summary["test"]["top1"]
 
 
 def test_exp_run_with_a_changed_param_reruns(project):

@@ -106,3 +106,86 @@ def trained_actions(tiny_actions):
     with contextlib.chdir(root):  # dvclive looks for a DVC repo from the working directory
         summary = train_task("actions", P.validate(data))
     return root, data, summary
+
+
+@pytest.fixture(scope="session")
+def tiny_recognition(tiny_world, tmp_path_factory):
+    """(work dir, params dict) with the recognition clip cache (UCF101 layout), its official splits (val carved
+    out of train by group) and a feature store of a small random-weight backbone (data/features/recognition/c3d)."""
+    from replaylab.features.featurize import featurize_cache
+
+    root = tmp_path_factory.mktemp("recognition")
+    data = {
+        "seed": 3,
+        "cache_clips": {"out_dir": str(root / "cache"),
+                        "recognition": {"source": {"format": "ucf101", "root": str(tiny_world[0] / "ucf101")},
+                                        "frames": 4, "size": [32, 40]}},
+        "split": {"out_dir": str(root / "splits"), "recognition": {"strategy": "official",
+                                                                    "fractions": {"train": 0.5, "val": 0.5, "test": 0.0}}},
+        "featurize": {"out_dir": str(root / "features"),
+                      "recognition": {"models": [{"key": "c3d", "backbone": "compact3d", "backbone_options": {"width": 0.25},
+                                                  "pretrained": None}], "dtype": "float32"}},
+        "train": {"out_dir": str(root / "models"), "live_dir": str(root / "live"),
+                  "recognition": {"epochs": 2, "batch_size": 4, "num_workers": 0, "threads": 1, "lr": 0.01, "warmup_epochs": 0.0,
+                                  "backbone": "compact3d", "backbone_options": {"width": 0.25}}},
+        "evaluate": {"out_dir": str(root / "reports")},
+    }  # fmt: skip
+    params = P.validate(data)
+    cfg = params.cache_clips.recognition
+    spec = spec_from_params(cfg)
+    build_cache(task_index("recognition", cfg, seed=3, margin_s=spec.half_window_s()), spec, out_h5=root / "cache/recognition.h5",
+                out_index=root / "cache/recognition_index.csv", work_dir=root / "w", progress=False, task="recognition")  # fmt: skip
+    by = make_splits(read_csv(root / "cache/recognition_index.csv"), strategy="official",
+                     fractions={"train": 0.5, "val": 0.5, "test": 0.0}, seed=3, task="recognition")  # fmt: skip
+    write_splits(by, root / "splits/recognition", task="recognition")
+    featurize_cache(root / "cache/recognition.h5", root / "features/recognition", params.featurize.recognition.models,
+                    split_dir=root / "splits/recognition", progress=False, task="recognition", seed=3, dtype="float32")  # fmt: skip
+    return root, data
+
+
+def with_input(data: dict, mode: str) -> dict:
+    """``data`` training in ``mode`` (video / features) into models_<mode>/, live_<mode>/ and reports_<mode>/."""
+    root = data["train"]["out_dir"].rsplit("/", 1)[0]
+    train = {**data["train"], "out_dir": f"{root}/models_{mode}", "live_dir": f"{root}/live_{mode}",
+             "recognition": {**data["train"]["recognition"], "input": mode}}  # fmt: skip
+    return {**data, "train": train, "evaluate": {"out_dir": f"{root}/reports_{mode}"}}
+
+
+@pytest.fixture(scope="session")
+def trained_recognition(tiny_recognition):
+    """mode -> (params dict, train_task summary) after training the tiny classifier once per input mode."""
+    from replaylab.tasks.training import train_task
+
+    root, data = tiny_recognition
+    out = {}
+    with contextlib.chdir(root):  # dvclive looks for a DVC repo from the working directory
+        for mode in ("video", "features"):
+            d = with_input(data, mode)
+            out[mode] = (d, train_task("recognition", P.validate(d)))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_kd(tiny_recognition, tmp_path_factory):
+    """(work dir, params dict) for ``train@kd`` on the tiny recognition data: a float32 feature store with a student
+    (``student``, with maps for time tokens) and two teachers (``t_a``, ``t_b``), all small random-weight backbones."""
+    from replaylab.features.featurize import featurize_cache
+
+    src, base = tiny_recognition
+    root = tmp_path_factory.mktemp("kd")
+    models = [{"key": "student", "backbone": "compact3d", "backbone_options": {"width": 0.25}, "pretrained": None,
+               "store_maps": True, "frames": 4, "size": [32, 32]},
+              {"key": "t_a", "backbone": "compact3d", "backbone_options": {"width": 0.5}, "pretrained": None},
+              {"key": "t_b", "backbone": "csn26", "backbone_options": {"base_width": 8}, "pretrained": None}]  # fmt: skip
+    data = {
+        **base,
+        "featurize": {"out_dir": str(root / "features"), "recognition": {"models": models, "dtype": "float32"}},
+        "train": {"out_dir": str(root / "models"), "live_dir": str(root / "live"),
+                  "kd": {"epochs": 3, "batch_size": 4, "num_workers": 0, "threads": 1, "lr": 0.01, "warmup_epochs": 0.0,
+                         "teachers": ["t_a", "t_b"], "converter": {"epochs": 5, "patience": 2, "batch_size": 4}}},
+        "evaluate": {"out_dir": str(root / "reports")},
+    }  # fmt: skip
+    params = P.validate(data)
+    featurize_cache(src / "cache/recognition.h5", root / "features/recognition", params.featurize.recognition.models,
+                    split_dir=src / "splits/recognition", progress=False, task="recognition", seed=3, dtype="float32")  # fmt: skip
+    return root, data

@@ -87,7 +87,14 @@ def test_missing_predictions_file_is_named(tiny_foul, tmp_path):
 
 
 def test_unknown_task():
-    with pytest.raises(
-        SystemExit, match=r"evaluate@recognition: this task has no evaluator \(tasks with one: header, foul, actions\)"
-    ):
-        evaluate_task("recognition", P.validate({}))
+    from replaylab.params.data import ClipParams, SplitTaskParams
+    from replaylab.tasks import TaskSpec, register_task, unregister_task
+
+    register_task(TaskSpec(name="unscored", description="t", package=__name__, cache_params=ClipParams,
+                           split_params=SplitTaskParams()))  # fmt: skip
+    try:
+        with pytest.raises(SystemExit, match=r"evaluate@unscored: this task has no evaluator \(tasks with one: header, foul, "
+                                             r"actions, recognition\)"):  # fmt: skip
+            evaluate_task("unscored", P.validate({}))
+    finally:
+        unregister_task("unscored")

@@ -9,8 +9,8 @@ from replaylab.tasks import TaskSpec, get_task, register_task, task_from_argv, t
 
 def test_builtin_tasks():
     assert task_names() == ["header", "foul", "actions", "recognition"]
-    assert task_names(trainable=True) == ["header", "foul", "actions"]
-    assert task_names(evaluable=True) == ["header", "foul", "actions"]
+    assert task_names(trainable=True) == ["header", "foul", "actions", "recognition"]
+    assert task_names(evaluable=True) == ["header", "foul", "actions", "recognition"]
     assert get_task("foul").package == "replaylab.tasks.foul"
     with pytest.raises(KeyError, match="unknown task 'fouls'"):
         get_task("fouls")
@@ -22,8 +22,15 @@ def test_task_from_argv():
     for argv in (["s.py"], ["s.py", "fouls"], ["s.py", "foul", "x"]):
         with pytest.raises(SystemExit, match="usage: python stages/split.py"):
             task_from_argv(argv, "split")
-    with pytest.raises(SystemExit, match=r"usage: python stages/train.py \{header,foul,actions\} \(got recognition\)"):
-        task_from_argv(["s.py", "recognition"], "train", need="trainer")
+    spec = TaskSpec(name="untrained", description="t", package=__name__, cache_params=ToyCache, split_params=SplitTaskParams())
+    register_task(spec)
+    try:
+        with pytest.raises(
+            SystemExit, match=r"usage: python stages/train.py \{header,foul,actions,recognition\} \(got untrained\)"
+        ):
+            task_from_argv(["s.py", "untrained"], "train", need="trainer")
+    finally:
+        unregister_task("untrained")
 
 
 class ToyCache(ClipParams):

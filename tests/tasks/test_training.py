@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -74,10 +75,17 @@ def test_lr_fills_unset_rates_and_unknown_task():
     cfg = P.validate({"train": {"header": {"lr": 3e-4, "lr_head": 1e-3}}}).train.header
     tc = train_config(cfg, seed=5)
     assert (tc.lr_backbone, tc.lr_head, tc.seed, tc.monitor) == (3e-4, 1e-3, 5, "val_auroc")
-    with pytest.raises(
-        SystemExit, match=r"train@recognition: this task has no trainer \(tasks with one: header, foul, actions\)"
-    ):
-        train_task("recognition", P.validate({}))
+    from replaylab.params.data import ClipParams, SplitTaskParams
+    from replaylab.tasks import TaskSpec, register_task, unregister_task
+
+    register_task(TaskSpec(name="untrained", description="t", package=__name__, cache_params=ClipParams,
+                           split_params=SplitTaskParams()))  # fmt: skip
+    try:
+        with pytest.raises(SystemExit, match=r"train@untrained: this task has no trainer \(tasks with one: header, foul, actions, "
+                                             r"recognition\)"):  # fmt: skip
+            train_task("untrained", P.validate({}))
+    finally:
+        unregister_task("untrained")
 
 
 def _copy_inputs(root, dst):
@@ -170,3 +178,34 @@ def test_train_seed_defaults_to_the_top_level_seed_and_can_be_set_alone():
     assert train_seed(params, SimpleNamespace(seed=None)) == 42
     assert train_seed(params, SimpleNamespace(seed=7)) == 7
     assert train_seed(params, SimpleNamespace()) == 42  # a plugin's train section without the key
+
+
+@pytest.mark.parametrize(("task", "modules"), [("actions", ["replaylab.features.memory", "replaylab.evaluation.ava"]),
+                                               ("header", ["replaylab.evaluation.classification"]),
+                                               ("foul", ["replaylab.evaluation.mvfoul"])])  # fmt: skip
+def test_the_code_identity_covers_what_each_task_trains_with(task, modules):
+    from replaylab.tasks.registry import get_task
+    from replaylab.tasks.training import CODE, FEATURES_CODE, training_code
+
+    spec = get_task(task)
+    for mode in ("video", "features"):
+        cfg = getattr(P.validate({"train": {task: {"input": mode}}}).train, task)
+        code = training_code(spec, cfg)
+        assert set(modules) | set(CODE) | {spec.package} <= set(code) and len(set(code)) == len(code)
+        assert (set(FEATURES_CODE) <= set(code)) == (mode == "features")
+
+
+def test_a_changed_task_module_changes_the_code_identity(tmp_path, monkeypatch):
+    """The IA memory bank is no module of the actions package: its source still moves the training identity."""
+    import replaylab.features.memory as memory
+    from replaylab.tasks.registry import get_task
+    from replaylab.tasks.training import training_code
+    from replaylab.training.fingerprint import code_digest
+
+    cfg = P.validate({}).train.actions
+    code = training_code(get_task("actions"), cfg)
+    before = code_digest(*code)
+    edited = tmp_path / "memory.py"
+    edited.write_text(Path(memory.__file__).read_text() + "\n# changed\n")
+    monkeypatch.setattr(memory.__spec__, "origin", str(edited))  # where code_digest finds the module's source
+    assert code_digest(*code) != before

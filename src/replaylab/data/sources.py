@@ -1,7 +1,7 @@
 """From a task's ``cache_clips.<task>.source`` params to one SampleIndex, through the format adapters.
 
 Datasets that come with official splits (SoccerNet-MVFoul train / valid / test, AVA train / val in either
-layout, the UCF101 and HMDB51 split lists) are read whole; each sample records its official split in
+layout, the UCF101 and HMDB51 split lists, the Kinetics CSVs' ``split`` column) are read whole; each sample records its official split in
 ``meta["official_split"]`` as ``train``, ``val`` or ``test`` so the split stage can keep it.
 AVA's ``val`` set is the benchmark's held-out set and maps to ``test``.
 """
@@ -122,6 +122,14 @@ def _split_lists(src, root: Path, *, seed: int, margin_s: float, tally=None) -> 
 
 register_source("ucf101")(_split_lists)
 register_source("hmdb51")(_split_lists)
+
+
+@register_source("kinetics")
+def _kinetics(src, root: Path, *, seed: int, margin_s: float, tally=None) -> SampleIndex:
+    return load_index(
+        "kinetics", root, split_csvs=src.split_csvs, clips_dir=src.clips_dir, extensions=src.extensions,
+        split_map=src.split_map, missing=src.missing,
+    )  # fmt: skip
 
 
 def task_index(task: str, cfg, *, seed: int, margin_s: float = 0.0, tally=None) -> SampleIndex:

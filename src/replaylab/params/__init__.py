@@ -51,11 +51,12 @@ def schema() -> type[_Section]:
     version = registry_version()
     if version not in _SCHEMA:
         tasks = all_tasks()
-        cache = _per_task("CacheParams", CacheCommon, {t.name: t.cache_params for t in tasks})
-        split = _per_task("SplitParams", SplitCommon, {t.name: t.split_params for t in tasks})
+        own = [t for t in tasks if t.data is None]  # tasks with a clip cache of their own
+        cache = _per_task("CacheParams", CacheCommon, {t.name: t.cache_params for t in own})
+        split = _per_task("SplitParams", SplitCommon, {t.name: t.split_params for t in own})
         train = _per_task("TrainParams", TrainCommon, {t.name: t.train_params for t in tasks if t.train_params})
         evaluate = _per_task("EvaluateParams", EvaluateCommon, {t.name: t.evaluate_params for t in tasks if t.evaluate_params})
-        featurize = _per_task("FeaturizeParams", FeaturizeCommon, {t.name: FeaturizeTaskParams for t in tasks})
+        featurize = _per_task("FeaturizeParams", FeaturizeCommon, {t.name: FeaturizeTaskParams for t in own})
         _SCHEMA.clear()
         _SCHEMA[version] = create_model(
             "Params",

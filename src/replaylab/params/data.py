@@ -70,6 +70,20 @@ class Hmdb51Source(_Section):
     split_id: int = Field(1, ge=1, le=3)
 
 
+class KineticsSource(_Section):
+    format: Literal["kinetics"]
+    root: str
+    # annotation CSVs (label,youtube_id,time_start,time_end,split[,is_cc]), relative to root
+    split_csvs: list[str] = Field(default_factory=lambda: ["annotations/train.csv", "annotations/val.csv"], min_length=1)
+    clips_dir: str = "{split}"  # clip folder under root; "{split}" = the row's split value (train, val, validate, test)
+    extensions: list[str] = Field(default_factory=lambda: ["mp4", "mkv", "webm"], min_length=1)
+    # the CSVs' split values -> official split
+    split_map: dict[str, Literal["train", "val", "test"]] = Field(
+        default_factory=lambda: {"train": "train", "val": "val", "validate": "val", "test": "test"}
+    )
+    missing: Literal["skip", "fail"] = "skip"  # listed clips not on disk: skip (counted) or fail
+
+
 class ClipParams(_Section):
     frames: int = Field(16, ge=1, le=512)
     stride: int = Field(1, ge=1, le=100)

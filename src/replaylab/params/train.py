@@ -57,6 +57,7 @@ class TrainTaskParams(_Section):
     early_stop_patience: int = Field(10, ge=0)
     monitor: str = "val_auroc"
     monitor_mode: Literal["max", "min"] = "max"
+    select: Literal["best", "last"] = "best"  # the checkpoint kept: best (by monitor) or last (the final epoch)
     threshold: float = Field(0.5, gt=0.0, lt=1.0)
     deterministic: bool = True
     device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -6,7 +6,8 @@ registers a :class:`TaskSpec`. The spec says everything the generic stages need:
 * what it reads: the schema of its ``cache_clips.<name>`` section (clip settings plus a ``source`` whose
   ``format`` picks an adapter of :mod:`replaylab.data.adapters`) and its default ``split.<name>``;
 * how it trains (optional): the schema of ``train.<name>`` and a :class:`Trainer` (datasets options, the
-  model and its adapter for the loop, the final test pass);
+  model and its adapter for the loop, the final test pass), and ``code``: the modules outside the task's package
+  that its training uses (hashed into the training identity with the package);
 * how it is evaluated (optional): the schema of ``evaluate.<name>`` and an ``evaluate(task, params)`` function;
 * its output paths, derived from params (:class:`TaskOutputs`).
 
@@ -46,6 +47,7 @@ BUILTIN: tuple[str, ...] = (
     "replaylab.tasks.foul",
     "replaylab.tasks.actions",
     "replaylab.tasks.recognition",
+    "replaylab.tasks.kd",
 )
 TASKS_ENV = "REPLAYLAB_TASKS"  # extra task modules to import, comma-separated (plugins outside this package)
 
@@ -89,13 +91,24 @@ class TaskSpec:
     name: str
     description: str
     package: str  # the module that defines the task (its source is part of a trained model's identity)
-    cache_params: type[BaseModel]
-    split_params: BaseModel  # the default split.<name> section (its schema is shared by every task)
+    cache_params: type[BaseModel] | None  # None: the task reads another task's data (``data``)
+    split_params: BaseModel | None  # the default split.<name> section (its schema is shared by every task)
     train_params: type[BaseModel] | None = None
     trainer: Trainer | None = None
     evaluate_params: type[BaseModel] | None = None
     evaluate: Callable[[str, Any], dict] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # anything else a task's own stages need
+    # modules outside ``package`` its training uses (beyond the generic ones of replaylab.tasks.training.CODE):
+    # their source is part of a trained model's identity too (e.g. the metric that selects the checkpoint)
+    code: tuple[str, ...] = ()
+    #: another task whose clip cache, splits and feature store this task reads (it then has no
+    #: ``cache_clips`` / ``split`` / ``featurize`` section of its own), e.g. ``kd`` reads ``recognition``'s
+    data: str | None = None
+
+    @property
+    def data_name(self) -> str:
+        """The task whose cache, splits and feature store this task reads (itself unless ``data`` is set)."""
+        return self.data or self.name
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -104,13 +117,17 @@ class TaskSpec:
             raise ValueError(f"task {self.name!r}: train_params and trainer come together")
         if (self.evaluate_params is None) != (self.evaluate is None):
             raise ValueError(f"task {self.name!r}: evaluate_params and evaluate come together")
+        if (self.data is None) != (self.cache_params is not None and self.split_params is not None):
+            raise ValueError(f"task {self.name!r}: give cache_params and split_params, or data (another task's data)")
+        if isinstance(self.code, str) or not all(isinstance(m, str) and m for m in self.code):
+            raise ValueError(f"task {self.name!r}: code must be a tuple of module names, got {self.code!r}")
 
     def outputs(self, params: Any) -> TaskOutputs:
-        n = self.name
+        n, d = self.name, self.data_name
         return TaskOutputs(
-            cache=Path(params.cache_clips.out_dir) / f"{n}.h5",
-            index=Path(params.cache_clips.out_dir) / f"{n}_index.csv",
-            splits=Path(params.split.out_dir) / n,
+            cache=Path(params.cache_clips.out_dir) / f"{d}.h5",
+            index=Path(params.cache_clips.out_dir) / f"{d}_index.csv",
+            splits=Path(params.split.out_dir) / d,
             model=Path(params.train.out_dir) / n,
             live=Path(params.train.live_dir) / n,
             reports=Path(params.evaluate.out_dir) / n,
@@ -164,8 +181,10 @@ def all_tasks() -> list[TaskSpec]:
     return sorted(_REGISTRY.values(), key=lambda t: rank.get(t.package, len(rank)))
 
 
-def task_names(*, trainable: bool = False, evaluable: bool = False) -> list[str]:
-    return [t.name for t in all_tasks() if (not trainable or t.trainer is not None) and (not evaluable or t.evaluate is not None)]
+def task_names(*, trainable: bool = False, evaluable: bool = False, own_data: bool = False) -> list[str]:
+    """Registered task names; ``own_data``: only tasks with a clip cache of their own (not reading another's)."""
+    return [t.name for t in all_tasks() if (not trainable or t.trainer is not None) and (not evaluable or t.evaluate is not None)
+            and (not own_data or t.data is None)]  # fmt: skip
 
 
 def get_task(name: str) -> TaskSpec:
@@ -178,8 +197,8 @@ def get_task(name: str) -> TaskSpec:
 
 def task_from_argv(argv: list[str], stage: str, *, need: str | None = None) -> str:
     """The task named on a stage script's command line (``python stages/<stage>.py <task>``); ``need``
-    (``"trainer"`` / ``"evaluate"``) requires the task to have that part."""
-    names = task_names(trainable=need == "trainer", evaluable=need == "evaluate")
+    (``"trainer"`` / ``"evaluate"`` / ``"data"``: a clip cache of its own) requires the task to have that part."""
+    names = task_names(trainable=need == "trainer", evaluable=need == "evaluate", own_data=need == "data")
     if len(argv) != 2 or argv[1] not in names:
         got = " ".join(argv[1:]) or "nothing"
         raise SystemExit(f"usage: python stages/{stage}.py {{{','.join(names)}}} (got {got})")

@@ -40,11 +40,15 @@ __all__ = [
     "train_config",
     "train_seed",
     "train_task",
+    "training_code",
     "training_identity",
 ]
 
-#: Packages whose source defines every trained model (the task's own package is added per task).
-CODE = ("replaylab.models", "replaylab.training", "replaylab.data.dataset", "replaylab.data.augment", "replaylab.tasks.training")
+#: Modules whose source defines every trained model (the task's own package and its ``TaskSpec.code`` are added
+#: per task, see :func:`training_code`): the model and loop packages, the clip dataset with what it reads (cache
+#: metadata, split CSVs) and this driver.
+CODE = ("replaylab.models", "replaylab.training", "replaylab.data.dataset", "replaylab.data.augment", "replaylab.data.cache",
+        "replaylab.data.samples", "replaylab.tasks.training")  # fmt: skip
 TIMING_DIR = "logs"  # git-ignored, not a DVC output
 #: ``train.<task>`` keys that change how fast a run goes, not what it learns (not part of the identity).
 NOT_IDENTITY = ("epochs", "threads", "num_workers", "device", "view_chunk")
@@ -153,12 +157,12 @@ def feature_data(spec: TaskSpec, params, cfg) -> tuple[ClipData, dict[str, Any]]
     from ..features.store import FeatureStoreError, ModelStore
 
     out = spec.outputs(params)
-    store_dir = Path(params.featurize.out_dir) / spec.name
-    fz = getattr(params.featurize, spec.name)
+    store_dir = Path(params.featurize.out_dir) / spec.data_name
+    fz = getattr(params.featurize, spec.data_name)
     key = cfg.features_model or fz.models[0].key
     model_cfg = next((m for m in fz.models if m.key == key), None)
     if model_cfg is None:
-        raise FeatureStoreError(f"train.{spec.name}.features_model: {key!r} is not a key of featurize.{spec.name}.models "
+        raise FeatureStoreError(f"train.{spec.name}.features_model: {key!r} is not a key of featurize.{spec.data_name}.models "
                                 f"({', '.join(m.key for m in fz.models)})")  # fmt: skip
     store = ModelStore.read(store_dir, key, maps=cfg.features_source == "map")
     meta = read_cache_meta(out.cache)
@@ -183,21 +187,27 @@ def training_identity(spec: TaskSpec, params, cfg, trainable: Trainable) -> dict
     config = {k: v for k, v in cfg.model_dump().items() if k not in NOT_IDENTITY}
     inputs = {"cache": file_digest(out.cache)}
     inputs |= {f"split_{name}": file_digest(out.splits / f"{name}.csv") for name in ("train", "val", "test")}
-    code = (*CODE, spec.package)
     if cfg.input == "features":
         from ..features.store import store_digest
 
-        key = cfg.features_model or getattr(params.featurize, spec.name).models[0].key
-        inputs["features"] = store_digest(Path(params.featurize.out_dir) / spec.name, key)
-        code += FEATURES_CODE
+        key = cfg.features_model or getattr(params.featurize, spec.data_name).models[0].key
+        inputs["features"] = store_digest(Path(params.featurize.out_dir) / spec.data_name, key)
     return {
         "task": spec.name,
         "seed": train_seed(params, cfg),
         "config": config,
         "model": trainable.identity,
         "inputs": inputs,
-        "code": code_digest(*code),
+        "code": code_digest(*training_code(spec, cfg)),
     }
+
+
+def training_code(spec: TaskSpec, cfg) -> tuple[str, ...]:
+    """The modules whose source a model of ``spec`` trained with ``train.<task>`` = ``cfg`` is made of: :data:`CODE`,
+    the task's package, the modules its spec names (``TaskSpec.code``) and, with ``input: features``,
+    :data:`FEATURES_CODE` (each once, in that order)."""
+    code = (*CODE, spec.package, *spec.code, *(FEATURES_CODE if cfg.input == "features" else ()))
+    return tuple(dict.fromkeys(code))
 
 
 def train_task(task: str, params) -> dict | None:
@@ -218,7 +228,8 @@ def train_task(task: str, params) -> dict | None:
         norm = features["norm"]
         warn_unused_augment(task, cfg)
     else:
-        norm = normalisation_of(cfg.backbone) if cfg.norm == "auto" else cfg.norm
+        own_norm = getattr(spec.trainer, "input_norm", None)  # a task whose video input is fixed by its own model
+        norm = own_norm(params, cfg) if own_norm else normalisation_of(cfg.backbone) if cfg.norm == "auto" else cfg.norm
         data = clip_data(spec, params, cfg, norm)
     tcfg = train_config(cfg, seed=seed)
     out = spec.outputs(params)

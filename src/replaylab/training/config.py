@@ -23,6 +23,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "loss": ("ce", "focal"),
     "class_weights": ("none", "inverse_frequency"),
     "monitor_mode": ("max", "min"),
+    "select": ("best", "last"),
     "device": ("auto", "cpu", "cuda"),
 }
 
@@ -68,6 +69,7 @@ class TrainConfig:
     early_stop_patience: int = 0
     monitor: str = "val_loss"
     monitor_mode: MonitorMode = "min"
+    select: Literal["best", "last"] = "best"  # best: the epoch with the best monitor value; last: the final epoch
     seed: int = 0
     device: Device = "auto"
     log_every: int = 10

@@ -506,7 +506,8 @@ class _Run:
         if cfg.monitor not in metrics:
             raise KeyError(f"monitor {cfg.monitor!r} is not among the metrics evaluate() returned: {sorted(metrics)}")
         value = metrics[cfg.monitor]
-        improved = _improves(value, s.best_value, cfg.monitor_mode)
+        # select "last": every epoch replaces the selected checkpoint (the monitor is still logged)
+        improved = True if cfg.select == "last" else _improves(value, s.best_value, cfg.monitor_mode)
         bad = 0 if improved else s.bad_epochs + 1
         stop = cfg.early_stop_patience > 0 and bad >= cfg.early_stop_patience and epoch + 1 < cfg.epochs
         row = {"epoch": epoch + 1, "step": s.global_step, **dict(zip(self.lr_cols, lrs)), "train_loss": train_loss,

@@ -58,6 +58,13 @@ class Actor:
     kit: Kit
     skin: tuple[int, int, int]
     ident: int = -1  # track id, used to report image boxes
+    _joints: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def joints(self) -> np.ndarray:
+        """``world_joints(pose)`` (15, 3), computed once: a moment filmed by several cameras reuses it."""
+        if self._joints is None:
+            self._joints = world_joints(self.pose)
+        return self._joints
 
 
 @dataclass
@@ -125,6 +132,7 @@ _TEX_TO_WORLD = np.array([[1 / TEX_SCALE, 0, -TEX_MARGIN], [0, 1 / TEX_SCALE, -T
 GOAL_POSTS = [
     ((x, PITCH_WIDTH / 2 + sy * 3.66, 0.0), (x, PITCH_WIDTH / 2 + sy * 3.66, 2.44)) for x in (0.0, PITCH_LENGTH) for sy in (-1, 1)
 ] + [((x, PITCH_WIDTH / 2 - 3.66, 2.44), (x, PITCH_WIDTH / 2 + 3.66, 2.44)) for x in (0.0, PITCH_LENGTH)]
+_GOAL_POINTS = np.array(GOAL_POSTS, float)  # (post, end, xyz)
 
 # (joint a, joint b, width in metres, which colour)
 _SEGMENTS = (
@@ -139,16 +147,28 @@ _FEET = (J["l_foot"], J["r_foot"])
 _HEAD = J["head"]
 
 
+def _shadow_ellipses(cam: Camera, points: list[tuple[float, float]], rx: float) -> list[tuple | None]:
+    """(centre, axes) in 1/4 pixels of the shadow ellipse under each ground point (x, y), None behind the
+    camera; one projection for all points (elementwise, so the same bits as one point at a time)."""
+    ground = np.array([(x, y, 0.0) for x, y in points], float).reshape(-1, 3)
+    dcs = matmul_exact(cam.rotation, (ground - np.asarray(cam.position)).T).T.tolist()
+    squash = max(0.25, abs(math.sin(cam.tilt)) + 0.15)
+    out: list[tuple | None] = []
+    for dc in dcs:
+        if dc[2] < 0.5:
+            out.append(None)
+            continue
+        k = cam.focal / dc[2]
+        u, v = cam.focal * dc[0] / dc[2] + cam.width / 2, cam.focal * dc[1] / dc[2] + cam.height / 2
+        out.append(((int(u * 4), int(v * 4)), (max(1, int(rx * k * 4)), max(1, int(rx * k * squash * 4)))))
+    return out
+
+
 def _shadow(frame: np.ndarray, cam: Camera, x: float, y: float, rx: float, colour) -> None:
     """A dark ellipse on the ground under a body or the ball (foreshortened by the camera's tilt)."""
-    dc = matmul_exact(cam.rotation, (np.array([x, y, 0.0]) - np.asarray(cam.position))[:, None])[:, 0]
-    if dc[2] < 0.5:
-        return
-    k = cam.focal / dc[2]
-    u, v = cam.focal * dc[0] / dc[2] + cam.width / 2, cam.focal * dc[1] / dc[2] + cam.height / 2
-    squash = max(0.25, abs(math.sin(cam.tilt)) + 0.15)
-    axes = (max(1, int(rx * k * 4)), max(1, int(rx * k * squash * 4)))
-    cv2.ellipse(frame, (int(u * 4), int(v * 4)), axes, 0, 0, 360, colour, -1, cv2.LINE_AA, shift=2)
+    (ellipse,) = _shadow_ellipses(cam, [(x, y)], rx)
+    if ellipse is not None:
+        cv2.ellipse(frame, ellipse[0], ellipse[1], 0, 0, 360, colour, -1, cv2.LINE_AA, shift=2)
 
 
 def _adjugate(m: np.ndarray) -> tuple[np.ndarray, float]:
@@ -179,21 +199,34 @@ def warp_maps(h: np.ndarray, width: int, height: int, tex_shape: tuple[int, ...]
     inv = adj / det
     th, tw = tex_shape[:2]
     out = -2 * _SUB  # two pixels left of / above the texture: border only
-    w = (inv[2, 0] * xs)[None, :] + (inv[2, 1] * ys + inv[2, 2])[:, None]
-    ok = w > 1e-12
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(ok, _SUB / np.where(ok, w, 1.0), 0.0)
+    # the same elementwise operations as ever, written into preallocated buffers (fewer passes over memory)
+    w = np.empty((height, width))
+    np.add((inv[2, 0] * xs)[None, :], (inv[2, 1] * ys + inv[2, 2])[:, None], out=w)
+    ok = None if w.min() > 1e-12 else w > 1e-12  # None: every ray meets the ground plane (the usual case)
+    if ok is None:
+        scale = np.divide(_SUB, w, out=w)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(ok, _SUB / np.where(ok, w, 1.0), 0.0)
+    num = np.empty((height, width))
     maps = []
     for row, hi in ((0, tw), (1, th)):
-        num = (inv[row, 0] * xs)[None, :] + (inv[row, 1] * ys + inv[row, 2])[:, None]
+        np.add((inv[row, 0] * xs)[None, :], (inv[row, 1] * ys + inv[row, 2])[:, None], out=num)
         num *= scale
         np.rint(num, out=num)
         np.clip(num, out, hi * _SUB, out=num)
-        num[~ok] = out
+        if ok is not None:
+            num[~ok] = out
         maps.append(num.astype(np.int32))
     sx, sy = maps
-    xy = np.stack([sx >> 5, sy >> 5], -1).astype(np.int16)
-    frac = ((sy & (_SUB - 1)) * _SUB + (sx & (_SUB - 1))).astype(np.uint16)
+    xy = np.empty((height, width, 2), np.int16)  # integer pixel (positions fit int16: |sx >> 5| <= texture size)
+    np.right_shift(sx, 5, out=xy[..., 0], casting="unsafe")
+    np.right_shift(sy, 5, out=xy[..., 1], casting="unsafe")
+    sy &= _SUB - 1  # frac = (sy & 31) * 32 + (sx & 31), in place
+    sy <<= 5
+    sx &= _SUB - 1
+    sy |= sx
+    frac = sy.astype(np.uint16)
     return xy, frac
 
 
@@ -210,9 +243,10 @@ def render(cam: Camera, look: Look, actors: list[Actor], ball: np.ndarray | None
            boxes: dict[int, tuple[float, float, float, float]] | None = None) -> np.ndarray:  # fmt: skip
     """One RGB frame (H, W, 3) uint8. If ``boxes`` is given it receives {ident: (x1, y1, x2, y2)} in pixels
     for every player drawn (the tight box of the projected body, clipped to the image)."""
-    frame = warp_pitch(pitch_texture(look), matmul_exact(cam.ground_homography(), _TEX_TO_WORLD), cam.width, cam.height)
+    gh = cam.ground_homography()
+    frame = warp_pitch(pitch_texture(look), matmul_exact(gh, _TEX_TO_WORLD), cam.width, cam.height)
     # rays above the horizon never meet the ground (w <= 0 after inverting the homography): stands
-    adj, det = _adjugate(cam.ground_homography())
+    adj, det = _adjugate(gh)
     w_row = adj[2] / det
     corners = [w_row[0] * u + w_row[1] * v + w_row[2] for u in (0, cam.width) for v in (0, cam.height)]
     if min(corners) <= 0:
@@ -223,8 +257,10 @@ def render(cam: Camera, look: Look, actors: list[Actor], ball: np.ndarray | None
     grass_dark = tuple(int(c * 0.62) for c in look.grass)
     scale_px = 4.0
 
-    for a, b in GOAL_POSTS:
-        uv, d = cam.project(np.array([a, b]))
+    # every projection below is elementwise IEEE arithmetic, so projecting all points at once gives the
+    # same bits as one call per object (fewer numpy calls per frame)
+    post_uv, post_d = cam.project(_GOAL_POINTS)
+    for uv, d in zip(post_uv, post_d):
         if np.all(d > 0.5):
             th = max(1, int(round(0.12 * cam.focal / d.mean())))
             p = np.round(uv * scale_px).astype(np.int32)
@@ -234,25 +270,33 @@ def render(cam: Camera, look: Look, actors: list[Actor], ball: np.ndarray | None
     rc = cam.rotation
     pos = np.asarray(cam.position)
     margin = 60.0
-    for act in actors:
-        p = act.pose
-        dc = matmul_exact(rc, (np.array([p.x, p.y, 1.0]) - pos)[:, None])[:, 0]
-        if dc[2] < 1.0:
-            continue
-        u = cam.focal * dc[0] / dc[2] + cam.width / 2
-        v = cam.focal * dc[1] / dc[2] + cam.height / 2
-        if not (
-            -margin < u < cam.width + margin and -margin - 2 * cam.focal / dc[2] < v < cam.height + margin + cam.focal / dc[2]
-        ):
-            continue
-        _shadow(frame, cam, p.x + 0.15, p.y + 0.1, 0.42, grass_dark)
-        items.append((float(dc[2]), "player", act))
+    if actors:
+        feet = np.array([(a.pose.x, a.pose.y, 1.0) for a in actors])
+        dcs = matmul_exact(rc, (feet - pos).T).T.tolist()  # camera coordinates of each actor's (x, y, 1 m)
+        shadows = _shadow_ellipses(cam, [(a.pose.x + 0.15, a.pose.y + 0.1) for a in actors], 0.42)
+        for act, dc, shadow in zip(actors, dcs, shadows):
+            if dc[2] < 1.0:
+                continue
+            u = cam.focal * dc[0] / dc[2] + cam.width / 2
+            v = cam.focal * dc[1] / dc[2] + cam.height / 2
+            if not (
+                -margin < u < cam.width + margin and -margin - 2 * cam.focal / dc[2] < v < cam.height + margin + cam.focal / dc[2]
+            ):
+                continue
+            if shadow is not None:
+                cv2.ellipse(frame, shadow[0], shadow[1], 0, 0, 360, grass_dark, -1, cv2.LINE_AA, shift=2)
+            items.append((dc[2], "player", act))
     if ball is not None:
         _shadow(frame, cam, float(ball[0]) + 0.05, float(ball[1]) + 0.03, 0.12, grass_dark)
         d = float(matmul_exact(rc, (np.asarray(ball, float) - pos)[:, None])[2, 0])
         if d > 0.5:
             items.append((d, "ball", ball))
     items.sort(key=lambda it: -it[0])
+    players = [obj for _, kind, obj in items if kind == "player"]
+    if players:  # every drawn body's joints through the camera at once, split per body in drawing order
+        all_uv, all_d = cam.project(np.concatenate([act.joints() for act in players]))
+        n_j = len(all_uv) // len(players)
+        projected = iter([(all_uv[i : i + n_j], all_d[i : i + n_j]) for i in range(0, len(all_uv), n_j)])
     for depth, kind, obj in items:
         if kind == "ball":
             uv, _ = cam.project(np.asarray(obj)[None])
@@ -263,8 +307,7 @@ def render(cam: Camera, look: Look, actors: list[Actor], ball: np.ndarray | None
                 cv2.circle(frame, c, int(round(r * scale_px)), (150, 150, 150), 1, cv2.LINE_AA, shift=2)
             continue
         act = obj
-        joints = world_joints(act.pose)
-        uv, dj = cam.project(joints)
+        uv, dj = next(projected)
         if np.any(dj < 0.5):
             continue
         k = cam.focal / dj
@@ -321,7 +364,7 @@ def light_lut(look: Look, frame_index: int, fps: float) -> np.ndarray:
 def _degrade(frame: np.ndarray, look: Look, frame_index: int, fps: float) -> np.ndarray:
     if look.blur_sigma > 0:
         frame = cv2.GaussianBlur(frame, (3, 3), look.blur_sigma)
-    frame = light_lut(look, frame_index, fps)[frame]
+    frame = cv2.LUT(frame, light_lut(look, frame_index, fps))  # a table lookup: the same bytes as numpy indexing
     if look.noise_std > 0:
         bank = _noise_bank(look, frame.shape)
         i = (frame_index * 2) % len(bank)

@@ -18,6 +18,7 @@ from ..samples import AdapterError, SampleIndex
 from .ava import load_ava
 from .ava_coco import load_ava_coco
 from .header_csv import load_header_csv
+from .kinetics import load_kinetics
 from .matches import load_matches
 from .mvfoul import load_mvfoul
 from .ucf101 import load_hmdb51, load_ucf101
@@ -28,6 +29,7 @@ ADAPTERS: dict[str, Callable[..., SampleIndex]] = {
     "ava_coco": load_ava_coco,  # AlphAction / custom-data COCO-style json + person-box json + per-keyframe clips
     "ucf101": load_ucf101,
     "hmdb51": load_hmdb51,
+    "kinetics": load_kinetics,  # Kinetics-400/600/700 annotation CSVs + downloaded clips
     "header_csv": load_header_csv,
     "matches": load_matches,  # the synthetic world's / users' match layout -> header samples
 }

@@ -17,6 +17,11 @@ SPEC = register_task(
         name="actions",
         description="what each person does at each keyframe (AVA layout): ROI action head, optional IA, frame-mAP",
         package=__name__,
+        code=(
+            "replaylab.features.memory",
+            "replaylab.features.store",
+            "replaylab.evaluation.ava",
+        ),  # the IA memory bank and the store it reads, the frame-mAP selecting the epoch
         cache_params=ActionsCacheParams,
         split_params=SPLIT_DEFAULT,
         train_params=ActionsTrainParams,

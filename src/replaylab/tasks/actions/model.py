@@ -5,7 +5,10 @@
   aggregation (:class:`~replaylab.models.ia.IAStructure`: other actors of the clip, the clip's map cells as
   context, and a memory of actor features of neighbouring keyframes from the feature store) before the MLP.
 * :class:`ActionDetector`: ``backbone`` + ``head``; in features mode the backbone is an ``nn.Identity`` and the
-  input is the stored map, so the head's state dict is the same in both modes (``head.*``).
+  input is the stored map, so the head's state dict is the same in both modes (``head.*``). In video mode it
+  keeps the fine-tuning bookkeeping of :class:`~replaylab.models.classifier.VideoClassifier`, so
+  :func:`replaylab.models.set_finetune_mode` (``full`` / ``frozen`` / ``partial``) and
+  :func:`replaylab.models.param_groups` work on it as on the clip classifier.
 
 Boxes enter as ``rois`` (N, 5) rows ``[batch_index, x1, y1, x2, y2]`` in pixels of the backbone's input.
 """
@@ -74,12 +77,30 @@ class ActionHead(nn.Module):
 
 
 class ActionDetector(nn.Module):
-    """``backbone`` (a registry backbone, or ``nn.Identity`` on stored maps) + :class:`ActionHead`."""
+    """``backbone`` (a registry backbone named ``backbone_name``, or ``nn.Identity`` on stored maps) +
+    :class:`ActionHead`.
 
-    def __init__(self, backbone: nn.Module | None, head: ActionHead) -> None:
+    After :func:`replaylab.models.set_finetune_mode` the frozen part of the backbone stays in eval mode (BN
+    statistics and dropout fixed) whatever ``train()`` is called with."""
+
+    def __init__(self, backbone: nn.Module | None, head: ActionHead, *, backbone_name: str = "") -> None:
         super().__init__()
+        if backbone is not None and not backbone_name:
+            raise ValueError("ActionDetector: a backbone needs its registry name (backbone_name)")
         self.backbone = backbone if backbone is not None else nn.Identity()
         self.head = head
+        self.backbone_name = backbone_name  # "" on stored maps (nothing to fine-tune)
+        # the bookkeeping of replaylab.models.set_finetune_mode (as VideoClassifier)
+        self.finetune_mode = "full"
+        self.frozen_modules: list[nn.Module] = []  # a plain list: not registered, not in the state dict
+        # what the backbone itself keeps fixed (e.g. bn_frozen); fine-tuning modes never unfreeze it
+        self._trainable_by_design = {name: p.requires_grad for name, p in self.backbone.named_parameters()}
+
+    def train(self, mode: bool = True) -> ActionDetector:
+        super().train(mode)
+        for m in self.frozen_modules:
+            m.eval()
+        return self
 
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(x)
@@ -88,9 +109,11 @@ class ActionDetector(nn.Module):
         return self.head(self.backbone(x), rois, memory=memory)
 
 
-def build_detector(arch: dict[str, Any], *, features: bool, pretrained: str | None = None) -> ActionDetector:
+def build_detector(arch: dict[str, Any], *, features: bool, pretrained: str | None = None,
+                   backbone: nn.Module | None = None) -> ActionDetector:  # fmt: skip
     """The detector of ``arch`` (see :func:`replaylab.tasks.actions.trainer.architecture`): with ``features`` the
-    head alone (on stored maps); else the registry backbone (``pretrained`` loaded; its head, if any, skipped)."""
+    head alone (on stored maps); else the registry backbone (``pretrained`` loaded; its head, if any, skipped):
+    ``backbone`` when given (already built from ``arch``, e.g. the one ``architecture`` probed), else built here."""
     from ...models import build_backbone, load_pretrained
 
     head = ActionHead(channels=int(arch["channels"]), num_classes=int(arch["num_classes"]),
@@ -98,7 +121,9 @@ def build_detector(arch: dict[str, Any], *, features: bool, pretrained: str | No
                       ia=arch["ia"], memory_dim=arch.get("memory_dim"))  # fmt: skip
     if features:
         return ActionDetector(None, head)
-    backbone = build_backbone(arch["backbone"], frames=int(arch["frames"]), size=tuple(arch["size"]), **arch["backbone_options"])
+    if backbone is None:
+        backbone = build_backbone(arch["backbone"], frames=int(arch["frames"]), size=tuple(arch["size"]),
+                                  **arch["backbone_options"])  # fmt: skip
     if pretrained:
         load_pretrained(backbone, pretrained)  # a head of another class count is skipped, with a message
-    return ActionDetector(backbone, head)
+    return ActionDetector(backbone, head, backbone_name=arch["backbone"])

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from torch.utils.data import DataLoader
 
 from ...training.distributed import world_size
@@ -25,7 +26,16 @@ from .adapter import DECIMALS, DET_COLUMNS, ActionsTask, BoxSettings, key_of
 from .boxes import to_rois
 from .labels import label_ids
 
-__all__ = ["ActionsTrainer", "PREDICTIONS_DIR", "architecture", "memory_banks", "scaled_lr"]
+__all__ = [
+    "ActionsTrainer",
+    "PREDICTIONS_DIR",
+    "architecture",
+    "backbone_input",
+    "build_input_backbone",
+    "map_geometry",
+    "memory_banks",
+    "scaled_lr",
+]
 
 PREDICTIONS_DIR = "predictions"
 
@@ -35,11 +45,13 @@ def scaled_lr(lr: float, *, batch_size: int, reference_batch: int, world: int) -
     return float(lr) * world * batch_size / reference_batch
 
 
-def map_geometry(backbone: str, *, frames: int, size: list[int], options: dict[str, Any]) -> tuple[int, int]:
-    """(channels, spatial stride) of a registry backbone's map for this input."""
+def map_geometry(backbone: str, *, frames: int, size: list[int], options: dict[str, Any],
+                 built: nn.Module | None = None) -> tuple[int, int]:  # fmt: skip
+    """(channels, spatial stride) of a registry backbone's map for this input; ``built``: that backbone, already
+    built for this input (probed instead of building another)."""
     from ...models import build_backbone
 
-    probe = build_backbone(backbone, frames=frames, size=tuple(size), **options)
+    probe = built if built is not None else build_backbone(backbone, frames=frames, size=tuple(size), **options)
     _, sh, sw = probe.feature_strides
     if sh != sw:
         raise SystemExit(
@@ -48,8 +60,9 @@ def map_geometry(backbone: str, *, frames: int, size: list[int], options: dict[s
     return int(probe.feature_dim), int(sh)
 
 
-def architecture(cfg, *, num_classes: int, spec: dict, features: dict[str, Any] | None, memory_dim: int | None) -> dict[str, Any]:
-    """Everything :func:`.model.build_detector` needs (and what identifies the model)."""
+def backbone_input(cfg, *, spec: dict, features: dict[str, Any] | None) -> dict[str, Any]:
+    """The backbone and its input: ``backbone``, ``backbone_options``, ``frames``, ``size`` (the feature store
+    model's with ``features``, else ``train.actions``'s on the clip cache's clips)."""
     if features is not None:
         backbone, options = features["backbone"], dict(features["backbone_options"])
         frames, size = int(features["frames"]), [int(s) for s in features["size"]]
@@ -58,10 +71,26 @@ def architecture(cfg, *, num_classes: int, spec: dict, features: dict[str, Any] 
         if cfg.frozen_bn:
             options.setdefault("bn_frozen", True)
         frames, size = int(spec["frames"]), [int(s) for s in spec["size"]]
-    channels, stride = map_geometry(backbone, frames=frames, size=size, options=options)
+    return {"backbone": backbone, "backbone_options": options, "frames": frames, "size": size}
+
+
+def build_input_backbone(inp: dict[str, Any]) -> nn.Module:
+    """The registry backbone of :func:`backbone_input`'s ``inp`` (random weights)."""
+    from ...models import build_backbone
+
+    return build_backbone(inp["backbone"], frames=inp["frames"], size=tuple(inp["size"]), **inp["backbone_options"])
+
+
+def architecture(cfg, *, num_classes: int, spec: dict, features: dict[str, Any] | None, memory_dim: int | None,
+                 backbone: nn.Module | None = None) -> dict[str, Any]:  # fmt: skip
+    """Everything :func:`.model.build_detector` needs (and what identifies the model). ``backbone``: the backbone
+    of :func:`backbone_input`, already built (video mode: the detector's own), probed for the map's channels and
+    stride instead of building one."""
+    inp = backbone_input(cfg, spec=spec, features=features)
+    channels, stride = map_geometry(inp["backbone"], frames=inp["frames"], size=inp["size"], options=inp["backbone_options"],
+                                    built=backbone)  # fmt: skip
     ia = cfg.ia.model_dump() if cfg.ia.active else None
-    return {"backbone": backbone, "backbone_options": options, "frames": frames, "size": size,
-            "channels": channels, "spatial_stride": stride, "num_classes": int(num_classes),
+    return {**inp, "channels": channels, "spatial_stride": stride, "num_classes": int(num_classes),
             "roi": cfg.roi.model_dump(), "dropout": float(cfg.dropout), "ia": ia,
             "memory_dim": memory_dim if ia and "M" in ia["blocks"] else None}  # fmt: skip
 
@@ -101,7 +130,7 @@ class ActionsTrainer:
         return {}, {}
 
     def build(self, ctx: TrainContext) -> Trainable:
-        from ...models import param_groups
+        from ...models import param_groups, set_finetune_mode
         from .model import build_detector
 
         cfg, data, params = ctx.cfg, ctx.data, ctx.params
@@ -110,14 +139,19 @@ class ActionsTrainer:
         ids = label_ids(source, classes)
         pose = _pose_positions(cfg, classes)
         feats = ctx.features
+        # each backbone is built once and probed for its map's geometry: features mode, the store model's (a probe
+        # shared by the memory and the head); video mode, the detector's own, built after the memory's probe and
+        # before the head as when it had a probe of its own (the head's initial weights draw the same numbers)
+        probe = build_input_backbone(backbone_input(cfg, spec=data.spec, features=feats)) if feats is not None else None
         banks, memory_info, memory_dim = None, None, None
         if cfg.ia.active and "M" in cfg.ia.blocks:
-            banks, memory_info, memory_dim = self._memory(ctx)
-        arch = architecture(cfg, num_classes=len(classes), spec=data.spec, features=feats, memory_dim=memory_dim)
-        model = build_detector(arch, features=feats is not None, pretrained=None if feats else cfg.pretrained)
-        if feats is None and cfg.finetune_mode == "frozen":
-            for p in model.backbone.parameters():
-                p.requires_grad_(False)
+            banks, memory_info, memory_dim = self._memory(ctx, probe=probe)
+        net = probe if feats is not None else build_input_backbone(backbone_input(cfg, spec=data.spec, features=None))
+        arch = architecture(cfg, num_classes=len(classes), spec=data.spec, features=feats, memory_dim=memory_dim, backbone=net)
+        model = build_detector(arch, features=feats is not None, pretrained=None if feats else cfg.pretrained,
+                               backbone=None if feats is not None else net)  # fmt: skip
+        if feats is None:  # features mode: the stored maps' backbone is not part of the model
+            set_finetune_mode(model, mode=cfg.finetune_mode, partial_blocks=cfg.partial_blocks)
         lr = scaled_lr(cfg.lr, batch_size=cfg.batch_size, reference_batch=cfg.reference_batch, world=world_size())
         tcfg = ctx.tcfg
         lr_backbone = scaled_lr(cfg.lr_backbone, batch_size=cfg.batch_size, reference_batch=cfg.reference_batch,
@@ -136,8 +170,9 @@ class ActionsTrainer:
                                    "inputs": inputs, "lr_scaled": lr},
                          summary={"ia": bool(cfg.ia.active), "lr_scaled": lr})  # fmt: skip
 
-    def _memory(self, ctx: TrainContext):
-        """The IA memory banks, from the feature store's maps (in either input mode)."""
+    def _memory(self, ctx: TrainContext, *, probe: nn.Module | None = None):
+        """The IA memory banks, from the feature store's maps (in either input mode); ``probe``: the store model's
+        backbone, already built (features mode), probed for the maps' stride instead of building one."""
         from ...features.store import ModelStore, store_digest
 
         params, cfg, data = ctx.params, ctx.cfg, ctx.data
@@ -160,7 +195,7 @@ class ActionsTrainer:
                                  f"(first: {missing[0]}); run featurize@actions again")  # fmt: skip
         size = [int(s) for s in maps_info["size"]]
         _, stride = map_geometry(maps_info["backbone"], frames=int(maps_info["frames"]), size=size,
-                                 options=dict(maps_info["backbone_options"]))  # fmt: skip
+                                 options=dict(maps_info["backbone_options"]), built=probe)  # fmt: skip
         splits = {"train": data.train.index.samples, "val": data.val.index.samples, "test": data.test.index.samples}
         banks = memory_banks(maps, store_rows, splits, size=size, stride=stride, roi=cfg.roi.model_dump(),
                              span_s=cfg.ia.memory_span_s, per_sec=cfg.ia.memory_per_sec)  # fmt: skip

@@ -16,6 +16,7 @@ SPEC = register_task(
         name="foul",
         description="multi-view foul recognition: 8 action classes and 4 offence-severity classes per action",
         package=__name__,
+        code=("replaylab.evaluation.mvfoul", "replaylab.data.adapters.mvfoul"),  # the official rules selecting the epoch
         cache_params=FoulCacheParams,
         split_params=SPLIT_DEFAULT,
         train_params=FoulTrainParams,

@@ -17,6 +17,7 @@ SPEC = register_task(
         name="header",
         description="header vs. not in short clips around the ball; the clip classifier of the header detector",
         package=__name__,
+        code=("replaylab.evaluation.classification",),  # the AUROC selecting the epoch
         cache_params=HeaderCacheParams,
         split_params=SPLIT_DEFAULT,
         train_params=HeaderTrainParams,

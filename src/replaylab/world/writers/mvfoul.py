@@ -96,6 +96,9 @@ def render_foul(
     action_dir = out_dir / f"action_{index}"
     clips, thumbs = [], []
     base_ts = int(rng.integers(60_000, 2_700_000))
+    # the same bodies in every view: posed once per frame (their joints are computed once, see Actor.joints)
+    cast = [[Actor(tr.pose(i, float(h), fps, float(ph[i])), kits[t], sk)
+             for tr, h, ph, t, sk in zip(tracks, heights, phases, teams, skins)] for i in range(n)]  # fmt: skip
     for v, name in enumerate(order):
         pos, width_m = views[name]
         cam_op = Follow(pos, cfg.width, cfg.height, width_m, stiffness=0.2 if name != "main" else 0.1)
@@ -106,9 +109,7 @@ def render_foul(
                     [(script.victim.x[i] + script.offender.x[i]) / 2, (script.victim.y[i] + script.offender.y[i]) / 2, 0.9]
                 )
                 cam = cam_op.update(mid)
-                actors = [Actor(tr.pose(i, float(h), fps, float(ph[i])), kits[t], sk)
-                          for tr, h, ph, t, sk in zip(tracks, heights, phases, teams, skins)]  # fmt: skip
-                frame = render(cam, look, actors, script.ball[i], i, fps)
+                frame = render(cam, look, cast[i], script.ball[i], i, fps)
                 video.write(frame)
                 if name == "close_up":
                     frames.append(frame)
