@@ -346,3 +346,20 @@ def test_finished_run_restores_its_live_dir_without_training(tmp_path, damage):
     stamp = (live / "metrics.json").stat().st_mtime_ns
     _fit(tmp_path, "", cfg, resume_key=KEY)  # an intact directory is not rewritten
     assert (live / "metrics.json").stat().st_mtime_ns == stamp
+
+
+def test_select_last_keeps_the_final_epoch_whatever_the_monitor(tmp_path):
+    """``select: last``: the final epoch is the selected checkpoint even when an earlier one scored better."""
+    worse = dataclasses_replace(BASE, monitor="val_loss", monitor_mode="max")  # an earlier epoch has the highest loss
+    best = _fit(tmp_path, "best", worse)
+    last = _fit(tmp_path, "last", dataclasses_replace(worse, select="last"))
+    assert best.best_epoch == 1 and last.best_epoch == last.epochs_run == 4
+    assert torch.load(tmp_path / "outlast" / "best.pt", weights_only=True)["epoch"] == 4
+    with pytest.raises(ValueError, match="select"):
+        dataclasses_replace(BASE, select="first")
+
+
+def dataclasses_replace(cfg: TrainConfig, **kw) -> TrainConfig:
+    import dataclasses
+
+    return dataclasses.replace(cfg, **kw)
