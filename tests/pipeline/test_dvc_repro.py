@@ -57,7 +57,7 @@ train:
             num_workers: 0, warmup_iters: 2, milestones: [100], roi: {hidden: 16, output_size: 3},
             ia: {active: false, dim_inner: 8, memory_span_s: 2}}
   recognition: {input: features, epochs: 2, batch_size: 4, num_workers: 0, warmup_epochs: 0.0}
-  kd: {epochs: 2, batch_size: 4, num_workers: 0, warmup_epochs: 0.0, fusion: {hidden: 16},
+  kd: {epochs: 2, batch_size: 4, num_workers: 0, warmup_epochs: 0.0, fusion: {hidden: 16}, teachers: [i3d],
        converter: {epochs: 3, patience: 2, batch_size: 4}}
 evaluate:
   out_dir: reports

@@ -94,7 +94,7 @@ def test_unknown_task():
                            split_params=SplitTaskParams()))  # fmt: skip
     try:
         with pytest.raises(SystemExit, match=r"evaluate@unscored: this task has no evaluator \(tasks with one: header, foul, "
-                                             r"actions, recognition\)"):  # fmt: skip
+                                             r"actions, recognition, kd\)"):  # fmt: skip
             evaluate_task("unscored", P.validate({}))
     finally:
         unregister_task("unscored")
