@@ -31,9 +31,13 @@ def test_every_key_dvc_yaml_names_is_in_params_yaml():
         keys = list(items) if isinstance(items, dict) else items
         body = stage.get("do", stage)
         text = repr(body) + repr(items)
-        for item in keys:
+        for k in keys:
+            item = items[k] if isinstance(items, dict) and isinstance(items[k], str) else k  # {task: its data task}
+            fields = items[k] if isinstance(items, dict) and isinstance(items[k], dict) else {}  # ${item.data} etc.
             for key in body.get("params", []):
-                _get(params, key.replace("${item}", str(item)).replace("${key}", str(item)))
+                for f, v in fields.items():
+                    key = key.replace("${item." + f + "}", str(v))
+                _get(params, key.replace("${item}", str(item)).replace("${key}", str(k)))
             for ref in re.findall(r"\$\{([a-z_.]+)\}", text):
                 if ref.split(".")[0] not in ("item", "key"):  # ${item.scores}: a field of a foreach item, not a param
                     _get(params, ref)
@@ -116,7 +120,8 @@ def test_per_task_stages_depend_on_every_task_module_they_import(stage):
     dvc = P.read_yaml(REPO / "dvc.yaml")["stages"][stage]
     items = dvc["foreach"]
     for task in list(items):
-        deps = [d.replace("${key}", task).replace("${item}", task) for d in dvc["do"]["deps"] if isinstance(d, str)]
+        data = items[task] if isinstance(items, dict) and isinstance(items[task], str) else task  # kd: recognition
+        deps = [d.replace("${key}", task).replace("${item}", data) for d in dvc["do"]["deps"] if isinstance(d, str)]
         deps = [REPO / d for d in deps if "${" not in d]
         script = REPO / "stages" / f"{stage}.py"
         assert script in deps
@@ -126,7 +131,7 @@ def test_per_task_stages_depend_on_every_task_module_they_import(stage):
             if TASKS in p.parents and not any(p == d or d in p.parents for d in deps)
         )
         assert not missing, f"{stage}@{task} imports these without depending on them: {missing}"
-        for other in set(items) - {task}:  # editing another task's model or loop does not re-run this one
+        for other in set(items) - {task, data}:  # editing another task's model or loop does not re-run this one
             code = TASKS / other / "trainer.py"
             assert not any(code == d or d in code.parents for d in deps), f"{stage}@{task} depends on {other}'s trainer"
 
@@ -137,8 +142,9 @@ def test_train_depends_on_every_module_of_the_training_identity():
     from replaylab.tasks.training import training_code
 
     stage = P.read_yaml(REPO / "dvc.yaml")["stages"]["train"]
-    for task in stage["foreach"]:
-        deps = [REPO / d.replace("${item}", task) for d in stage["do"]["deps"] if "${" not in d.replace("${item}", "")]
+    for task, data in stage["foreach"].items():  # task -> the task whose data it reads
+        deps = [REPO / d.replace("${key}", task).replace("${item}", data) for d in stage["do"]["deps"]
+                if "${" not in d.replace("${item}", "").replace("${key}", "")]  # fmt: skip
         for mode in ("video", "features"):
             cfg = getattr(P.validate({"train": {task: {"input": mode}}}).train, task)
             for name in training_code(get_task(task), cfg):

@@ -82,7 +82,7 @@ def test_lr_fills_unset_rates_and_unknown_task():
                            split_params=SplitTaskParams()))  # fmt: skip
     try:
         with pytest.raises(SystemExit, match=r"train@untrained: this task has no trainer \(tasks with one: header, foul, actions, "
-                                             r"recognition\)"):  # fmt: skip
+                                             r"recognition, kd\)"):  # fmt: skip
             train_task("untrained", P.validate({}))
     finally:
         unregister_task("untrained")
