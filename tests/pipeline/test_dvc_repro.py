@@ -329,7 +329,7 @@ def test_invalid_params_fail_before_any_stage_runs(project):
     run(["git", "commit", "-qm", "before typos", "--allow-empty"], project)
     stamp = (project / "models/header/best.pt").stat().st_mtime_ns
     original = (project / "params.yaml").read_text()
-    for typo, said in (("lr: 0.0001\n", "lr: unknown key (did you mean train.actions.lr or train.foul.lr or train.header.lr?)"),
+    for typo, said in (("lr: 0.0001\n", "lr: unknown key (did you mean train.actions.lr or train.foul.lr or train.header.lr or train.kd.lr?)"),
                        ("", "train.header.epochz: unknown key (did you mean train.header.epochs?)")):  # fmt: skip
         text = typo + original if typo else original.replace("header: {epochs: 2,", "header: {epochz: 2,")
         (project / "params.yaml").write_text(text)
@@ -339,7 +339,10 @@ def test_invalid_params_fail_before_any_stage_runs(project):
         assert (project / "models/header/best.pt").stat().st_mtime_ns == stamp
     (project / "params.yaml").write_text(original)
     res = run(["dvc", "exp", "run", "-S", "+lr=1e-4"], project, ok=False)
-    assert res.returncode != 0 and "did you mean train.actions.lr or train.foul.lr or train.header.lr?" in res.stdout + res.stderr
+    assert (
+        res.returncode != 0
+        and "did you mean train.actions.lr or train.foul.lr or train.header.lr or train.kd.lr?" in res.stdout + res.stderr
+    )
     run(["git", "checkout", "params.yaml"], project)
     assert "Running stage 'validate_params'" in run(["dvc", "repro"], project).stdout
 
