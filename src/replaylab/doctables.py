@@ -563,6 +563,38 @@ def _kd_results(c: Ctx) -> str:
     return md_table(head, rows) + "\n\n" + md_table(conv_head, conv) + "\n\n" + note
 
 
+@_table("prompt_fewshot", "prompt_fewshot: test top-1 per method and K over the seeds; all clips and unseen classes")
+def _prompt_fewshot(c: Ctx) -> str:
+    src = "eval_prompt"
+    runs = c.get(src, "runs") or {}
+    ks = [str(k) for k in (c.get(src, "k") or [])]
+    n = len(c.get(src, "seeds") or [])
+
+    def cell(run: str, k: str, metric: str) -> str:
+        mean = c.get(src, "runs", run, k, metric, "mean")
+        lo, hi = c.get(src, "runs", run, k, metric, "min"), c.get(src, "runs", run, k, metric, "max")
+        if mean is None:
+            return MISSING
+        return prob(mean) if lo == hi else f"{prob(mean)} ({prob(lo)}–{prob(hi)})"
+
+    def beats(run: str, k: str) -> str:
+        v = c.get(src, "vs_zero_shot", run, k, expected=False)
+        if not isinstance(v, Mapping):
+            return ""
+        return f"{signed(v['gain_unseen'])} vs spread {prob(v['spread_unseen'])}: {'yes' if v['beats_zero_shot'] else 'no'}"
+
+    rows = [[f"`{run}`"] + [cell(run, k, m) for k in ks for m in ("top1", "top1_unseen")] for run in runs]
+    head = ["run"] + [f"K={k} {what}" for k in ks for what in ("all classes", "unseen classes")]
+    verdict_rows = [[f"`{run}`"] + [beats(run, k) for k in ks] for run in c.get(src, "vs_zero_shot", expected=False) or {}]
+    note = (f"(test top-1 over {n} seeds: mean (min–max); {c.cell(count, src, 'test_clips')} test clips, "
+            f"{c.cell(count, src, 'test_clips_unseen')} of them of the unseen classes "
+            f"{', '.join(c.get(src, 'unseen_classes') or [])}; zero-shot trains nothing and is the same for every K)")  # fmt: skip
+    table = md_table(head, rows) + "\n\n" + note
+    if verdict_rows:
+        table += "\n\n" + md_table(["run: gain over zero-shot on unseen classes"] + [f"K={k}" for k in ks], verdict_rows)
+    return table
+
+
 @_table("caches", "cache_clips@<task>: what each clip cache holds")
 def _caches(c: Ctx) -> str:
     rows = []

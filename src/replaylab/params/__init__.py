@@ -24,6 +24,7 @@ from .data import CacheCommon, SplitCommon
 from .detect import ExportProbsParams
 from .featurize import FeaturizeCommon, FeaturizeTaskParams
 from .filters import PostXgbParams, PreXgbParams
+from .prompt import PromptParams
 from .train import EvaluateCommon, TrainCommon
 from .weights import WeightsParams
 from .world import SynthesizeParams
@@ -72,6 +73,7 @@ def schema() -> type[_Section]:
             export_probs=(ExportProbsParams, ExportProbsParams()),
             post_xgb=(PostXgbParams, PostXgbParams()),
             evaluate=(evaluate, evaluate()),
+            prompt=(PromptParams, PromptParams()),
         )
     return _SCHEMA[version]
 

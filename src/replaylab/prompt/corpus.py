@@ -1,0 +1,98 @@
+"""The video-text corpus ``pretrain@clip`` trains on: captioned clips, none of whose captions names a held-out class.
+
+Captions come from a CSV with ``path`` and ``caption`` columns (one row per caption, several rows per clip
+allowed; ``path`` is the clip's id in the clip cache, e.g. UCF101's ``<Class>/<file>``). The corpus is the
+training split's clips minus every clip of an unseen class, each with its captions; a caption that still names
+an unseen class (:func:`names_class`) is dropped and counted, and a clip left without a caption is left out and
+counted. So no unseen class is ever the target of a pretraining caption.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..data.samples import AdapterError
+from ..tables import read_table
+from .bank import ClipSplit
+from .text import class_words
+
+__all__ = ["Corpus", "build_corpus", "names_class", "read_captions"]
+
+STOP_WORDS = {"a", "an", "the", "in", "on", "of", "to", "up", "at", "and", "with", "for", "by"}
+
+
+def _stem(word: str) -> str:
+    """A prefix that every inflection of ``word`` starts with (conservatively short: ``dive`` -> ``div``)."""
+    return word[: max(3, min(len(word) - 1, 5))]
+
+
+def names_class(caption: str, cls: str) -> bool:
+    """True when ``caption`` holds a word of the class name ``cls`` or an inflection of one (``Dive``: dive, dives,
+    diving, dived; ``ChestControl``: chest, controls, ...). Conservative: a word merely starting like one counts."""
+    stems = [_stem(w) for w in class_words(cls).split() if w not in STOP_WORDS and len(w) >= 3]
+    words = re.findall(r"[a-z0-9]+", caption.lower())
+    return any(w.startswith(s) for s in stems for w in words)
+
+
+def read_captions(path: str | os.PathLike) -> dict[str, list[str]]:
+    """``{path: [captions]}`` from a ``path,caption`` CSV; errors name the file and row."""
+    path = Path(path)
+    try:
+        table = read_table(path, what="captions file")
+    except ValueError as e:
+        raise AdapterError(f"{e} (the synthetic world writes it with synthesize.recognition.captions_per_clip > 0)") from None
+    missing = [c for c in ("path", "caption") if c not in table.columns]
+    if missing:
+        raise AdapterError(f"{path}: missing columns {missing} (expected path,caption)")
+    out: dict[str, list[str]] = {}
+    for n, (p, c) in enumerate(zip(table["path"], table["caption"]), start=2):
+        if not str(p).strip() or not str(c).strip():
+            raise AdapterError(f"{path}, row {n}: empty path or caption")
+        out.setdefault(str(p).strip(), []).append(str(c).strip())
+    return out
+
+
+@dataclass
+class Corpus:
+    clips: np.ndarray  # (N, T, H, W, C) uint8
+    captions: list[list[str]]
+    ids: list[str]
+    report: dict = field(default_factory=dict)
+
+
+def build_corpus(split: ClipSplit, captions: dict[str, list[str]], *, unseen: list[str]) -> Corpus:
+    """The captioned clips of ``split`` whose class is not in ``unseen``, captions naming an unseen class dropped."""
+    unknown = [c for c in unseen if c not in split.classes]
+    if unknown:
+        raise AdapterError(f"prompt.unseen_classes: {unknown} are not classes of the data ({', '.join(split.classes)})")
+    keep, caps, ids = [], [], []
+    dropped_captions, no_caption, unseen_clips = 0, 0, 0
+    for i, (cid, label) in enumerate(zip(split.ids, split.labels)):
+        if split.classes[int(label)] in unseen:
+            unseen_clips += 1
+            continue
+        good = [c for c in captions.get(cid, []) if not any(names_class(c, u) for u in unseen)]
+        dropped_captions += len(captions.get(cid, [])) - len(good)
+        if not good:
+            no_caption += 1
+            continue
+        keep.append(i)
+        caps.append(good)
+        ids.append(cid)
+    if len(keep) < 2:
+        raise AdapterError(f"only {len(keep)} captioned clips of seen classes in the {split.name} split: nothing to pretrain on")
+    report = {
+        "clips": len(keep),
+        "captions": sum(len(c) for c in caps),
+        "left_out_unseen_class_clips": unseen_clips,
+        "left_out_clips_without_caption": no_caption,
+        "dropped_captions_naming_unseen": dropped_captions,
+        "seen_classes": [c for c in split.classes if c not in unseen],
+        "unseen_classes": list(unseen),
+    }
+    return Corpus(split.clips[keep], caps, ids, report)
