@@ -145,6 +145,9 @@ class RecognitionParams(_Section):
     width: int = Field(160, ge=32, le=1920, multiple_of=2)
     height: int = Field(120, ge=32, le=1080, multiple_of=2)
     extras: int = Field(2, ge=0, le=20)
+    # captions per clip in ucf101/captions.csv (action, actor's kit, camera; for contrastive text-video
+    # pretraining); drawn from their own random stream, so they never change a rendered clip. 0 = no file
+    captions_per_clip: int = Field(3, ge=0, le=50)
 
     @model_validator(mode="after")
     def _groups(self):

@@ -1,4 +1,4 @@
-"""Generate the whole synthetic dataset: matches, multi-view fouls, AVA, UCF101 and header clips.
+"""Generate the whole synthetic dataset: matches, multi-view fouls, AVA, UCF101 (with captions) and header clips.
 
 Work is split into independent tasks (one match, one foul action, one recognition clip), each with its
 own random stream derived from (seed, task), so the output does not depend on the number of workers.
@@ -21,6 +21,7 @@ from ..io import replace_dir, write_csv, write_json, write_text
 from ..params.world import SynthesizeParams
 from ..viz.png import save_png
 from ..viz.sheets import contact_sheet
+from .captions import captions_for_clip
 from .fouls import FOUL_CLASSES, SEVERITY_BANDS
 from .match import EVENT_TYPES, HEADER_OUTCOMES, MatchConfig, simulate_match
 from .physics import BallParams
@@ -29,16 +30,16 @@ from .video import VideoSettings
 from .writers.ava import write_ava
 from .writers.matches import MatchRenderConfig, render_match
 from .writers.mvfoul import FoulRenderConfig, annotations_document, render_foul
-from .writers.ucf101 import RecognitionRenderConfig, group_setting, render_clip, split_lists
+from .writers.ucf101 import RecognitionRenderConfig, clip_name, group_setting, render_clip, split_lists
 
-TASK_CODES = {"match": 1, "foul": 2, "ucf": 3, "ava": 4}
+TASK_CODES = {"match": 1, "foul": 2, "ucf": 3, "ava": 4, "caption": 5}
 SPLITS = ("train", "valid", "test")
 
 
 @dataclass(frozen=True)
 class Task:
     kind: str
-    key: tuple  # match: (i,); foul: (split, index, class, band); ucf: (class, group, clip)
+    key: tuple  # match: (i,); foul: (split, index, class, band); ucf and caption: (class, group, clip)
     sheet: bool = False
 
     def rng(self, seed: int) -> np.random.Generator:
@@ -46,6 +47,11 @@ class Task:
         for k in self.key:
             nums.append(k if isinstance(k, int) else int.from_bytes(str(k).encode()[:8].ljust(8, b"\0"), "little"))
         return np.random.default_rng(nums)
+
+
+def caption_rng(seed: int, cls: str, group: int, clip: int) -> np.random.Generator:
+    """The captions' own random stream, apart from the clip's, so that captions never change a rendered byte."""
+    return Task("caption", (cls, group, clip)).rng(seed)
 
 
 def match_id(i: int) -> str:
@@ -144,7 +150,8 @@ def _run_task(task: Task):
     cfg = RecognitionRenderConfig(r.frames, r.width, r.height, _video(p), _look(p), r.extras, _ball(p))
     setting = group_setting(np.random.default_rng([params.seed, TASK_CODES["ucf"], g, sum(map(ord, cls))]), cfg)
     thumbs = render_clip(cls, g, c, setting, root / "ucf101", cfg, rng)
-    return task, (thumbs if task.sheet else [])
+    captions = captions_for_clip(cls, setting, n=r.captions_per_clip, rng=caption_rng(params.seed, cls, g, c))
+    return task, (thumbs if task.sheet else [], captions)
 
 
 def generate(params, out_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
@@ -184,6 +191,7 @@ def _finish(params: WorldParams, root: Path, results: list) -> dict:
     matches = sorted((r for t, r in results if t.kind == "match"), key=lambda m: m.match_id)
     fouls = {s: {} for s in SPLITS}
     sheets: dict[str, list] = {}
+    captions: dict[tuple, list[str]] = {}
     for t, r in results:
         if t.kind == "foul":
             split, i, cls, _ = t.key
@@ -191,8 +199,10 @@ def _finish(params: WorldParams, root: Path, results: list) -> dict:
             fouls[split][i] = entry
             if thumbs:
                 sheets.setdefault(f"foul_{cls.lower().replace(' ', '_')}", []).append((t.key, thumbs[0]))
-        elif t.kind == "ucf" and r:
-            sheets.setdefault(f"recognition_{t.key[0].lower()}", []).append((t.key, r))
+        elif t.kind == "ucf":
+            thumbs, captions[t.key] = r
+            if thumbs:
+                sheets.setdefault(f"recognition_{t.key[0].lower()}", []).append((t.key, thumbs))
     for m in matches:
         for etype, rows in m.sheets.items():
             for k, frames in enumerate(rows):
@@ -217,6 +227,10 @@ def _finish(params: WorldParams, root: Path, results: list) -> dict:
     write_text(lists / "classInd.txt", "\n".join(ind) + "\n")
     write_text(lists / "trainlist01.txt", "\n".join(train) + "\n")
     write_text(lists / "testlist01.txt", "\n".join(test) + "\n")
+    caption_rows = [(clip_name(cls, g, c), text) for cls in r.classes for g in range(1, r.groups + 1)
+                    for c in range(1, r.clips_per_group + 1) for text in captions[(cls, g, c)]]  # fmt: skip
+    if r.captions_per_clip:
+        write_csv(root / "ucf101" / "captions.csv", ("path", "caption"), caption_rows)
     # contact sheets
     for name, items in sorted(sheets.items()):
         rows = [frames for _, frames in sorted(items, key=lambda kv: str(kv[0]))][: p.contact_sheets.examples]
@@ -234,6 +248,7 @@ def _finish(params: WorldParams, root: Path, results: list) -> dict:
         "foul_actions": {s: len(fouls[s]) for s in SPLITS},
         "foul_classes": _class_counts(fouls),
         "recognition_clips": len(train) + len(test),
+        "recognition_captions": len(caption_rows),
         **ava_counts,
     }
     manifest = {"generator": "replaylab.world", "seed": params.seed, "params": params.synthesize.model_dump(), "summary": summary}
