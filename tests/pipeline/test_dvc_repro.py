@@ -70,6 +70,21 @@ pre_xgb: {n_folds: 5, target_recall: 0.98, xgb: {n_estimators: 60, threads: 1}}
 export_probs: {out: data/probs/header.csv, batch_size: 16, threads: 1, ensemble: {rule: mean, weight: 0.5}, dense_splits: [val, test],
                dense_stride: 2}
 post_xgb: {probs: data/probs/header.csv, xgb: {n_estimators: 40, threads: 1}}
+prompt:
+  unseen_classes: [ThrowIn]
+  clip: {model: tiny, checkpoint: models/clip/clip.pt, layout: auto}
+  pretrain: {tiny: {embed_dim: 64, image_size: 32, patch_size: 8, vision_width: 64, vision_layers: 2, text_width: 64, text_layers: 1,
+                    context_length: 24}, captions: captions.csv, epochs: 2, batch_size: 4, frames: 2}
+  method: video_coop
+  pooling: attention
+  ctx_len: 2
+  frames: 4
+  k_train: 2
+  k_val: 1
+  epochs: 2
+  batch_size: 2
+  threads: 1
+  sweep: {runs: {zero_shot: {method: zero_shot}, coop: {method: video_coop, pooling: mean}}, k: [1, 2], seeds: [1, 2]}
 """
 )
 TASKS = ("header", "foul", "actions", "recognition")
@@ -189,6 +204,12 @@ def test_repro_runs_synthesize_then_is_a_noop(project):
     assert (project / "reports/actions/test/groundtruth.csv").is_file() and (
         project / "models/actions/predictions/test.csv"
     ).is_file()
+    for stage in ("pretrain@clip", "prompt_tune", "prompt_fewshot"):
+        assert f"Running stage '{stage}'" in first.stdout, stage
+    assert (project / "models/clip/clip.pt").is_file() and (project / "models/prompt/video_coop/best.pt").is_file()
+    fewshot = json.loads((project / "metrics/eval_prompt.json").read_text())
+    assert set(fewshot["runs"]) == {"zero_shot", "coop"} and fewshot["unseen_classes"] == ["ThrowIn"]
+    assert (project / "reports/prompt/accuracy_vs_k.png").is_file()
     for stage in ("featurize@recognition", "train@recognition", "evaluate@recognition", "train@kd", "evaluate@kd"):
         assert f"Running stage '{stage}'" in first.stdout, stage
     kd = json.loads((project / "metrics/eval_kd.json").read_text())
@@ -290,6 +311,21 @@ def test_exp_run_distils_from_two_teachers(project):
     scored = json.loads((project / "metrics/eval_kd.json").read_text())
     assert {"fusion", "student", "teacher_i3d", "teacher_videomae_small"} <= set(scored)
     assert scored["fusion"]["test"]["top1"] == summary["test"]["top1"]
+
+
+def test_exp_run_tunes_dual_coop_with_four_shots(project):
+    """The issue's example: Dual-CoOp at K = 4; only prompt_tune re-runs (not the pretraining, nor the table)."""
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "before dual coop", "--allow-empty"], project)
+    res = run(["dvc", "exp", "run", "-S", "prompt.method=dual_coop", "-S", "prompt.k_train=4"], project)
+    assert "Running stage 'prompt_tune'" in res.stdout
+    for other in ("pretrain@clip", "prompt_fewshot", "cache_clips@recognition"):
+        assert f"Running stage '{other}'" not in res.stdout, other
+    summary = json.loads((project / "metrics/train_prompt.json").read_text())
+    assert summary["method"] == "dual_coop" and summary["k_train"] == 4
+    assert summary["clip_load"]["layout"] == "openai_state_dict" and summary["clip_load"]["missing"] == []
+    learned = torch.load(project / "models/prompt/dual_coop/best.pt", weights_only=True)["state_dict"]
+    assert "visual_prompts" in learned and "prompts.ctx" in learned and not any(k.startswith("visual.") for k in learned)
 
 
 def test_exp_run_with_a_changed_param_reruns(project):

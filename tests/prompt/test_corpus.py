@@ -5,7 +5,8 @@ import pytest
 
 from replaylab.data.samples import AdapterError
 from replaylab.prompt.bank import ClipSplit
-from replaylab.prompt.corpus import build_corpus, names_class, read_captions
+from replaylab.prompt.corpus import build_corpus, read_captions
+from replaylab.prompt.names import names_class
 
 
 @pytest.mark.parametrize(("caption", "cls", "named"), [

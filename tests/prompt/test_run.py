@@ -16,7 +16,13 @@ def test_settings_from_params_overrides_k_and_seed(tmp_path):
     s = run_settings(p, seed=9)
     assert (s.method.method, s.k_train, s.loop.seed, s.method.pooling) == ("video_coop", 2, 9, "attention")
     o = run_settings(p, PromptRunOverrides(method="dual_coop", pooling="mean", videomix="temporal"), k=1, seed=4)
-    assert (o.method.method, o.method.pooling, o.k_train, o.loop.videomix, o.method.ctx_len) == ("dual_coop", "mean", 1, "temporal", 2)
+    assert (o.method.method, o.method.pooling, o.k_train, o.loop.videomix, o.method.ctx_len) == (
+        "dual_coop",
+        "mean",
+        1,
+        "temporal",
+        2,
+    )
     assert encoder_split(o, 2) == 1  # visual_prompt_layer -1: the last block
     assert encoder_split(run_settings(p, PromptRunOverrides(videomix="spatial"), seed=1), 2) == 0
     assert encoder_split(s, 2) == 2

@@ -19,35 +19,6 @@ def test_every_recognition_class_has_at_least_four_phrasings():
         assert len(set(phrases)) >= 4, cls
 
 
-def test_class_name_words_split_camel_case_and_drop_stop_words():
-    assert C.class_name_words("ChestControl") == {"chest", "control"}
-    assert C.class_name_words("ThrowIn") == {"throw"}
-    assert C.class_name_words("Header") == {"header"}
-    assert C.class_name_words("SoccerPenalty") == {"soccer", "penalty"}
-
-
-@pytest.mark.parametrize(
-    "text, cls",
-    [("he dives", "Dive"), ("diving", "Dive"), ("dived", "Dive"), ("he dove in", "Dive"),
-     ("celebrates", "Celebration"), ("celebrating wildly", "Celebration"), ("throws it", "ThrowIn"),
-     ("threw", "ThrowIn"), ("a Throw-in", "ThrowIn"), ("kicks", "Kick"), ("kicking", "Kick"), ("tackles", "Tackle"),
-     ("tackling", "Tackle"), ("dribbles", "Dribble"), ("headed", "Header"), ("with his head", "Header"),
-     ("controls it", "ChestControl"), ("controlled", "ChestControl"), ("chested down", "ChestControl"),
-     ("a ThrowIn clip", "ThrowIn")],
-)  # fmt: skip
-def test_names_class_catches_inflections(text, cls):
-    assert C.names_class(text, cls)
-
-
-@pytest.mark.parametrize(
-    "text, cls",
-    [("runs in", "ThrowIn"), ("divides the pitch", "Dive"), ("a shot from afar", "Kick"), ("drives the ball", "Dive"),
-     ("in a red shirt", "ChestControl"), ("a wide shot", "Header")],
-)  # fmt: skip
-def test_names_class_leaves_other_words_alone(text, cls):
-    assert not C.names_class(text, cls)
-
-
 def test_no_phrase_names_another_class():
     for cls, phrases in C.ACTION_PHRASES.items():
         for phrase, other in itertools.product(phrases, C.ACTION_PHRASES):

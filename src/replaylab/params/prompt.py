@@ -68,7 +68,8 @@ class SttParams(Section):
 
 
 class PromptRunOverrides(Section):
-    """One row of the few-shot table: the keys of ``prompt`` it changes (the rest as in ``prompt``)."""
+    """One row of the few-shot table: its method and the keys of ``prompt`` it changes (the rest as in ``prompt``;
+    ``k_train``, ``seed`` and ``continue_from`` come from the sweep instead)."""
 
     method: Literal["zero_shot", "video_coop", "dual_coop", "stt"] | None = None
     pooling: Literal["mean", "attention"] | None = None
@@ -95,6 +96,9 @@ class SweepParams(Section):
 
     @model_validator(mode="after")
     def _positive(self) -> SweepParams:
+        unnamed = [name for name, run in self.runs.items() if run.method is None]
+        if unnamed:
+            raise ValueError(f"runs: {unnamed} need a method (the table does not follow prompt.method)")
         if any(k < 1 for k in self.k) or len(set(self.k)) != len(self.k):
             raise ValueError(f"k: distinct shot counts >= 1, got {self.k}")
         if any(s < 0 for s in self.seeds) or len(set(self.seeds)) != len(self.seeds):

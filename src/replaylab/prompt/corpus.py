@@ -3,14 +3,13 @@
 Captions come from a CSV with ``path`` and ``caption`` columns (one row per caption, several rows per clip
 allowed; ``path`` is the clip's id in the clip cache, e.g. UCF101's ``<Class>/<file>``). The corpus is the
 training split's clips minus every clip of an unseen class, each with its captions; a caption that still names
-an unseen class (:func:`names_class`) is dropped and counted, and a clip left without a caption is left out and
+an unseen class (:func:`.names.names_class`) is dropped and counted, and a clip left without a caption is left out and
 counted. So no unseen class is ever the target of a pretraining caption.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,24 +18,9 @@ import numpy as np
 from ..data.samples import AdapterError
 from ..tables import read_table
 from .bank import ClipSplit
-from .text import class_words
+from .names import names_class
 
-__all__ = ["Corpus", "build_corpus", "names_class", "read_captions"]
-
-STOP_WORDS = {"a", "an", "the", "in", "on", "of", "to", "up", "at", "and", "with", "for", "by"}
-
-
-def _stem(word: str) -> str:
-    """A prefix that every inflection of ``word`` starts with (conservatively short: ``dive`` -> ``div``)."""
-    return word[: max(3, min(len(word) - 1, 5))]
-
-
-def names_class(caption: str, cls: str) -> bool:
-    """True when ``caption`` holds a word of the class name ``cls`` or an inflection of one (``Dive``: dive, dives,
-    diving, dived; ``ChestControl``: chest, controls, ...). Conservative: a word merely starting like one counts."""
-    stems = [_stem(w) for w in class_words(cls).split() if w not in STOP_WORDS and len(w) >= 3]
-    words = re.findall(r"[a-z0-9]+", caption.lower())
-    return any(w.startswith(s) for s in stems for w in words)
+__all__ = ["Corpus", "build_corpus", "read_captions"]
 
 
 def read_captions(path: str | os.PathLike) -> dict[str, list[str]]:

@@ -12,6 +12,7 @@ classes by more than its own seed spread (max - min).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ def fewshot(params: Any, *, progress: bool = True) -> dict:
     jobs = [(name, ov, k, seed) for name, ov in sw.runs.items() for k in sw.k for seed in sw.seeds]
     bar = tqdm(jobs, desc="few-shot runs", unit="run", disable=not progress)
     for name, ov, k, seed in bar:
-        s = run_settings(p, ov, k=k, seed=seed)
+        s = replace(run_settings(p, ov, k=k, seed=seed), continue_from=None)  # every row starts from scratch
         bar.set_postfix(run=name, k=k, seed=seed)
         if s.method.method == "zero_shot":
             key = (name,)
@@ -66,7 +67,7 @@ def fewshot(params: Any, *, progress: bool = True) -> dict:
             mine = [r for r in rows if r["run"] == name and r["k"] == k]
             summary[name][str(k)] = {m: summarise([r[f"test_{m}"] for r in mine]) for m in SCORES}
             summary[name][str(k)]["seeds"] = [r["seed"] for r in mine]
-    zs = next((n for n, ov in sw.runs.items() if (ov.method or p.method) == "zero_shot"), None)
+    zs = next((n for n, ov in sw.runs.items() if ov.method == "zero_shot"), None)
     verdict = {}
     if zs is not None:
         for name in sw.runs:

@@ -50,7 +50,10 @@ def tune(params: Any, *, progress: bool = True) -> dict:
               "train_clips": res.train_ids, "val_clips": res.val_ids, "short_of_k": res.short}  # fmt: skip
     history = res.loop.history if res.loop else []
     best_epoch = res.loop.best_epoch if res.loop else 0
-    for name, state in (("best.pt", res.loop.best_state if res.loop else {}), ("last.pt", res.loop.last_state if res.loop else {})):
+    for name, state in (
+        ("best.pt", res.loop.best_state if res.loop else {}),
+        ("last.pt", res.loop.last_state if res.loop else {}),
+    ):
         save_checkpoint(work / name, method=s.method.method, state_dict=state, config={**config, "epoch": best_epoch})
     _yaml(work / "config.yaml", config)
     if history:

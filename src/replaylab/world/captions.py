@@ -5,9 +5,8 @@ sees varied text for one clip: the action (one phrasing per class, never a word 
 the actor's kit (team 0 of the group setting; the shirt and sometimes the shorts, by the nearest named
 colour) and the camera (distance, height and framing of the group setting, each cut into bands).
 
-``names_class`` tells whether a text names a class: a word of the class name (CamelCase split, lowercased,
-stop-words such as "in" left out) or an inflection of it, compared on word stems. It is what proves that
-captions of pretraining clips never name a held-out class.
+:func:`replaylab.prompt.names.names_class` (imported here) tells whether a text names a class; the tests use it to
+prove that no phrase names another class, and CLIP pretraining uses it to keep held-out classes out of its captions.
 """
 
 from __future__ import annotations
@@ -15,6 +14,8 @@ from __future__ import annotations
 import re
 
 import numpy as np
+
+from ..prompt.names import class_name_words, names_class, stem  # noqa: F401  (re-exported)
 
 # Several phrasings per class, third person present ("a player ___"). A class's own phrases may use its
 # own name words; none uses a word of another class's name (checked by tests/world/test_captions.py).
@@ -157,39 +158,6 @@ TEMPLATES = (
     "{actor} {action}; the camera is {theight}, {tdist}, with {frame}",
     "{frame} from {height} {tdist}: {actor} {action}",
 )
-
-STOP_WORDS = frozenset({"a", "an", "the", "in", "on", "of", "and", "to"})
-SUFFIXES = ("ations", "ation", "ings", "ing", "ions", "ion", "ers", "er", "ed", "es", "e", "s")
-IRREGULAR = {"throw": ("threw",), "dive": ("dove",)}  # inflections the suffix rule does not reach
-PREFIX_STEM = 4  # stems this long also match any word starting with them ("control" -> "controlled")
-
-
-def class_name_words(cls: str) -> set[str]:
-    """The words of a class name: CamelCase and punctuation split, lowercased, stop-words left out
-    (``ChestControl`` -> {"chest", "control"}, ``ThrowIn`` -> {"throw"})."""
-    return {w for w in _words(cls) if w not in STOP_WORDS}
-
-
-def stem(word: str) -> str:
-    """The word without its first matching inflection suffix, keeping at least 3 letters
-    (``header`` -> ``head``, ``diving`` -> ``div``, ``celebration`` -> ``celebr``)."""
-    w = word.lower()
-    for s in SUFFIXES:
-        if w.endswith(s) and len(w) - len(s) >= 3:
-            return w[: -len(s)]
-    return w
-
-
-def names_class(caption: str, cls: str) -> bool:
-    """True when ``caption`` contains a word of ``cls``'s name or an inflection of it: the same stem, a word
-    starting with a stem of at least 4 letters, or a listed irregular form ("threw", "dove")."""
-    words = _words(caption)
-    for name in class_name_words(cls):
-        s = stem(name)
-        for w in words:
-            if stem(w) == s or (len(s) >= PREFIX_STEM and w.startswith(s)) or w in IRREGULAR.get(name, ()):
-                return True
-    return False
 
 
 def colour_names(rgb) -> tuple[str, ...]:
