@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from replaylab.clip.model import TinyClipConfig, build_tiny_clip, tokenizer
 
 TINY = TinyClipConfig(embed_dim=64, image_size=32, patch_size=8, vision_width=64, vision_layers=2, text_width=64,

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from replaylab.clip.frames import frames_to_input
 
+from replaylab.clip.frames import frames_to_input
 from replaylab.data.samples import AdapterError
 from replaylab.prompt.bank import TokenBank, load_split
 from replaylab.prompt.visual import SplitImageEncoder

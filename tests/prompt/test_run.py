@@ -54,3 +54,13 @@ def test_zero_shot_needs_no_training_and_frames_are_checked(prompt_world, tiny_c
     p = P.validate({**data, "prompt": {**data["prompt"], "frames": 9}}).prompt
     with pytest.raises(ValueError, match="prompt.frames 9 is more than the 8 frames"):
         run_once(run_settings(p, seed=1), clip=tiny_clip, tokenize=tok, data=d, banks={}, progress=False)
+
+
+@pytest.mark.parametrize(("method", "mix"), [("stt", "none"), ("video_coop", "spatial"), ("dual_coop", "temporal")])
+def test_other_methods_and_videomix_run(prompt_world, tiny_clip, tok, method, mix):
+    root, data = prompt_world
+    params = P.validate({**data, "prompt": {**data["prompt"], "videomix_prob": 1.0}})
+    d = prompt_data(params)
+    s = run_settings(params.prompt, PromptRunOverrides(method=method, videomix=mix), k=1, seed=2)
+    r = run_once(s, clip=tiny_clip, tokenize=tok, data=d, banks={}, progress=False)
+    assert len(r.loop.history) == 2 and np.isfinite(r.test_logits).all()

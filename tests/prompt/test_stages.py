@@ -7,9 +7,9 @@ import os
 
 import pytest
 import torch
-from replaylab.clip.checkpoint import load_clip
 
 from replaylab import params as P
+from replaylab.clip.checkpoint import load_clip
 from replaylab.prompt.corpus import read_captions
 from replaylab.prompt.names import names_class
 from replaylab.prompt.pretraining import pretrain_clip
