@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from replaylab.clip import pretrain as pretrain_module
 from replaylab.clip.model import TinyClipConfig, build_tiny_clip, tokenizer
 from replaylab.clip.pretrain import MAX_LOGIT_SCALE, pretrain_contrastive
 
@@ -28,8 +29,10 @@ def _data(n: int = 16, *, two_captions: bool = False) -> tuple[np.ndarray, list[
     return clips, captions
 
 
-def _train(seed: int, *, epochs: int, two_captions: bool = False, on_epoch=None) -> tuple[list[dict], torch.nn.Module]:
-    clips, captions = _data(two_captions=two_captions)
+def _train(seed: int, *, epochs: int, two_captions: bool = False, on_epoch=None, flip: bool = False,
+           clips: np.ndarray | None = None) -> tuple[list[dict], torch.nn.Module]:  # fmt: skip
+    data, captions = _data(two_captions=two_captions)
+    clips = data if clips is None else clips
     model = build_tiny_clip(cfg=CFG, seed=0)
     history = pretrain_contrastive(
         model=model,
@@ -43,6 +46,7 @@ def _train(seed: int, *, epochs: int, two_captions: bool = False, on_epoch=None)
         weight_decay=0.1,
         warmup_epochs=1,
         seed=seed,
+        flip=flip,
         progress=False,
         on_epoch=on_epoch,
     )
@@ -58,6 +62,27 @@ def test_training_lowers_the_loss_and_learns_to_retrieve_the_colour():
     assert min(h["top1"] for h in history[-2:]) >= 0.9 and history[-1]["lr"] == pytest.approx(0.0, abs=1e-12)
     assert history[-1]["logit_scale"] <= np.exp(MAX_LOGIT_SCALE) + 1e-3
     assert not model.training
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_flip_mirrors_whole_clips_left_right(flip, monkeypatch):
+    seen = []
+    real = pretrain_module.frames_to_input
+
+    def spy(*, clips, image_size):
+        seen.append(clips.clone())
+        return real(clips=clips, image_size=image_size)
+
+    monkeypatch.setattr(pretrain_module, "frames_to_input", spy)
+    clips = np.zeros((16, 4, 12, 12, 3), np.uint8)
+    clips[:, :, :, :4] = 255  # bright on the left only
+    _train(0, epochs=3, flip=flip, clips=clips)
+    batch = torch.cat(seen)  # (clips drawn, frames, H, W, 3)
+    left = batch[:, :, :, :4].flatten(1).float().mean(1)
+    right = batch[:, :, :, -4:].flatten(1).float().mean(1)
+    mirrored = (right == 255) & (left == 0)
+    assert bool(((left == 255) & (right == 0) | mirrored).all())  # every frame of a clip alike
+    assert (0 < int(mirrored.sum()) < len(batch)) if flip else int(mirrored.sum()) == 0
 
 
 def test_training_is_deterministic_for_a_seed():

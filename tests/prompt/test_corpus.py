@@ -37,6 +37,22 @@ def test_read_captions(tmp_path):
         read_captions(tmp_path / "none.csv")
 
 
+def test_read_captions_selects_rows_by_mentions(tmp_path):
+    p = tmp_path / "captions.csv"
+    p.write_text("path,caption,mentions\nA/a.mp4,heads,action\nA/a.mp4,heads in red,action+kit\nB/b.mp4,kicks,action\n")
+    assert read_captions(p, mentions=["action"]) == {"A/a.mp4": ["heads"], "B/b.mp4": ["kicks"]}
+    assert read_captions(p, mentions=["action+kit"]) == {"A/a.mp4": ["heads in red"]}
+    assert read_captions(p) == {"A/a.mp4": ["heads", "heads in red"], "B/b.mp4": ["kicks"]}
+    with pytest.raises(AdapterError, match=r"no caption has mentions \['action\+camera'\]"):
+        read_captions(p, mentions=["action", "action+camera"])
+    p.write_text("path,caption\nA/a.mp4,heads\n")
+    with pytest.raises(AdapterError, match="no mentions column.*prompt.pretrain.mentions: null"):
+        read_captions(p, mentions=["action"])
+    p.write_text("path,caption,mentions\nA/a.mp4,heads,action\nA/a.mp4,,action\n")
+    with pytest.raises(AdapterError, match="row 3: empty path or caption"):
+        read_captions(p, mentions=["action"])
+
+
 def test_corpus_leaves_out_unseen_classes_and_captions_naming_them():
     split = ClipSplit("train", ["H/1", "H/2", "D/1", "K/1"], np.array([0, 0, 1, 2]), np.zeros((4, 2, 4, 4, 3), np.uint8),
                       ["Header", "Dive", "Kick"])  # fmt: skip

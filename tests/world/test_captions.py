@@ -1,4 +1,5 @@
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ def test_no_phrase_names_another_class():
 
 
 def test_kit_and_camera_wordings_name_no_class():
-    parts = [*C.ACTOR_FORMS, *C.TEMPLATES]
+    parts = [*C.ACTOR_FORMS, *C.SUBJECT_FORMS, *C.TEMPLATES, *C.ACTION_TEMPLATES]
     for table in (C.DIST_WORDS, C.DIST_POST, C.HEIGHT_WORDS, C.HEIGHT_ATTR, C.HEIGHT_PRED, C.FRAME_WORDS, C.FRAME_ADJ):
         parts += [w for words in table.values() for w in words]
     parts += [n for names in C.COLOUR_NAMES.values() for n in names]
@@ -70,6 +71,30 @@ def test_captions_mention_the_kit_colour_and_the_camera():
                 assert any(w in text for w in C.DIST_WORDS[d] + C.DIST_POST[d]), text
                 assert any(w in text for w in C.HEIGHT_WORDS[h] + C.HEIGHT_ATTR[h] + C.HEIGHT_PRED[h]), text
                 assert any(w in text for w in C.FRAME_WORDS[f] + C.FRAME_ADJ[f]), text
+
+
+def _has(text: str, words) -> bool:
+    return any(re.search(rf"\b{re.escape(w)}\b", text) for w in words)
+
+
+@pytest.mark.parametrize("mentions", list(C.MENTIONS))
+def test_captions_name_the_kit_and_the_camera_exactly_when_asked(mentions):
+    kit, camera = C.MENTIONS[mentions]
+    rng = np.random.default_rng(4)
+    colours = [n for names in C.COLOUR_NAMES.values() for n in names]
+    camera_words = [w for t in (C.DIST_WORDS, C.DIST_POST, C.HEIGHT_WORDS, C.FRAME_WORDS) for ws in t.values() for w in ws]
+    for cls in RECOGNITION_CLASSES:
+        for _ in range(30):
+            s = setting(rng.uniform(11, 18), rng.uniform(2.5, 6), rng.uniform(7, 10), shirt=KIT_PALETTE[rng.integers(10)])
+            d, h, f = C.camera_bands(s)
+            text = C.caption(cls, s, rng, kit=kit, camera=camera)
+            assert "{" not in text and "  " not in text, text
+            assert any(p in text for p in C.ACTION_PHRASES[cls]), text
+            assert _has(text, colours) == kit, (mentions, text)
+            assert _has(text, camera_words) == camera or (camera and _has(text, C.FRAME_ADJ[f] + C.HEIGHT_ATTR[h])), text
+            for other in RECOGNITION_CLASSES:
+                assert other == cls or not C.names_class(text, other), (cls, text, other)
+    assert list(C.MENTIONS)[0] == "action" and C.MENTIONS["action+kit+camera"] == (True, True)
 
 
 def test_camera_bands_and_colour_names():

@@ -7,7 +7,7 @@ from repo_fixtures import tiny_params
 from spec_readers import read_ucf_lists
 
 from replaylab import params as P
-from replaylab.world.captions import names_class
+from replaylab.world.captions import MENTIONS, names_class
 from replaylab.world.match import EVENT_TYPES
 from replaylab.world.synthesize import generate, plan_tasks
 
@@ -58,15 +58,17 @@ def test_captions_csv_has_every_listed_clip_and_names_no_other_class(tiny_world)
     classes, train, test = read_ucf_lists(root / "ucf101")
     with open(root / "ucf101" / "captions.csv", newline="") as fh:
         reader = csv.reader(fh)
-        assert next(reader) == ["path", "caption"]
+        assert next(reader) == ["path", "caption", "mentions"]
         rows = list(reader)
-    per_clip = Counter(path for path, _ in rows)
+    per_clip = Counter(path for path, _, _ in rows)
     assert set(per_clip) == {p for p, _ in train} | set(test)
-    assert set(per_clip.values()) == {3} and summary["recognition_captions"] == len(rows) == 3 * len(per_clip)
-    for path, text in rows:
+    kinds = len(MENTIONS)  # captions_per_clip (3) of every kind of mentions per clip
+    assert set(per_clip.values()) == {3 * kinds} and summary["recognition_captions"] == len(rows) == 3 * kinds * len(per_clip)
+    assert Counter((path, m) for path, _, m in rows) == {(p, m): 3 for p in per_clip for m in MENTIONS}
+    for path, text, _ in rows:
         cls = path.split("/")[0]
         assert text and not any(names_class(text, other) for other in classes.values() if other != cls), (path, text)
-    assert len({text for _, text in rows}) > len(rows) // 2  # varied wording
+    assert len({text for _, text, _ in rows}) > len(rows) // 2  # varied wording
 
 
 SMALLEST = """\
@@ -88,7 +90,7 @@ def test_captions_do_not_change_any_other_output(tmp_path):
     for n in (0, 3):
         (tmp_path / f"p{n}.yaml").write_text(SMALLEST.replace("CAPTIONS", str(n)))
         summary = generate(P.load(None, tmp_path / f"p{n}.yaml"), out_dir=tmp_path / f"w{n}", progress=False)
-        assert summary["recognition_captions"] == n * 8
+        assert summary["recognition_captions"] == n * len(MENTIONS) * 8
         trees[n] = {str(f.relative_to(tmp_path / f"w{n}")): digest(f) for f in (tmp_path / f"w{n}").rglob("*") if f.is_file()}
     assert "ucf101/captions.csv" not in trees[0] and "ucf101/captions.csv" in trees[3]
     assert sum(f.startswith("ucf101/") and f.endswith(".mp4") for f in trees[0]) == 8

@@ -89,6 +89,7 @@ def pretrain_contrastive(
     weight_decay: float,
     warmup_epochs: int,
     seed: int,
+    flip: bool = False,
     progress: bool = True,
     on_epoch: Callable[[int, dict], None] | None = None,
 ) -> list[dict]:
@@ -98,7 +99,8 @@ def pretrain_contrastive(
     ``top1``: in-batch video -> text retrieval accuracy, a retrieved caption with the same tokens as the clip's own
     counting as a hit (clips of one class may share a caption). Batches of ``batch_size`` clips in a shuffled
     order, the last incomplete one dropped (one batch of all clips when there are fewer than ``batch_size``);
-    per clip ``frames`` random frames in time order. ``on_epoch(epoch, row)`` is called after each epoch.
+    per clip ``frames`` random frames in time order; with ``flip``, each clip is mirrored left-right with
+    probability 1/2 (all its frames alike). ``on_epoch(epoch, row)`` is called after each epoch.
     The model is left in eval mode.
     """
     _check(
@@ -142,6 +144,9 @@ def pretrain_contrastive(
                 b = len(idx)
                 picks = torch.rand(b, t, generator=gen).argsort(dim=1)[:, :frames].sort(dim=1).values
                 batch = video[idx[:, None], picks]  # (B, frames, H, W, 3)
+                if flip:  # the whole clip mirrored left-right, for half the clips
+                    mirror = torch.rand(b, generator=gen) < 0.5
+                    batch = torch.where(mirror[:, None, None, None, None], batch.flip(3), batch)
                 images = frames_to_input(clips=batch, image_size=image_size).to(device)
                 rows = first[idx] + (torch.rand(b, generator=gen) * counts[idx]).long().clamp_max(counts[idx] - 1)
                 text_tokens = tokens[rows.to(device)]

@@ -50,7 +50,10 @@ class PretrainParams(Section):
 
     tiny: TinyClipParams = TinyClipParams()
     captions: str = "captions.csv"  # relative to cache_clips.recognition.source.root: path,caption rows
+    # the rows whose `mentions` column is one of these (what a caption names besides the action); null = every row
+    mentions: list[Literal["action", "action+kit", "action+camera", "action+kit+camera"]] | None = Field(["action"], min_length=1)
     frames: int = Field(4, ge=1, le=64)  # frames per clip per step (random, in time order), mean-pooled
+    flip: bool = False  # mirror half the clips left-right each step (augmentation)
     epochs: int = Field(40, ge=1, le=10000)
     warmup_epochs: int = Field(2, ge=0, le=1000)
     batch_size: int = Field(32, ge=2, le=4096)
@@ -117,15 +120,15 @@ class PromptParams(Section):
     template: str = "a video of a {}."  # zero-shot / STT text prompt; {} = the class name in words
     method: Literal["zero_shot", "video_coop", "dual_coop", "stt"] = "video_coop"
     pooling: Literal["mean", "attention"] = "attention"  # frame features over time: mean or a learned attention pool
-    ctx_len: int = Field(8, ge=1, le=64)  # learnable text context vectors (video_coop, dual_coop)
-    class_specific: bool = False  # one context per class instead of one shared context
+    ctx_len: int = Field(4, ge=1, le=64)  # learnable text context vectors (video_coop, dual_coop)
+    class_specific: bool = True  # one context per class instead of one shared context
     ctx_init: str | None = None  # initialise the context from these words' embeddings (as many words as ctx_len)
     visual_prompts: int = Field(4, ge=1, le=256)  # dual_coop: learnable tokens inserted in the image transformer
     # dual_coop: the block they are inserted before (negative: from the end; 0 = the input, VPT-shallow). The
     # blocks before it are frozen and run once per frame (cached); only the blocks from here on run per step.
     visual_prompt_layer: int = -1
     stt: SttParams = SttParams()
-    frames: int = Field(8, ge=1, le=256)  # frames per temporal view (spread over the cached clip)
+    frames: int = Field(4, ge=1, le=256)  # frames per temporal view (spread over the cached clip)
     num_temporal_views: int = Field(2, ge=1, le=16)  # views averaged at test time; training draws one per clip
     videomix: Literal["none", "spatial", "temporal"] = "none"  # mix a box of patches / a span of frames of 2 clips
     videomix_prob: float = Field(0.5, ge=0.0, le=1.0)  # share of training batches mixed
@@ -134,7 +137,7 @@ class PromptParams(Section):
     epochs: int = Field(20, ge=1, le=10000)
     batch_size: int = Field(8, ge=1, le=4096)
     batches_per_backprop: int = Field(1, ge=1, le=4096)  # gradient accumulation: optimizer step every N batches
-    lr: float = Field(5e-3, gt=0.0, le=10.0)
+    lr: float = Field(2e-3, gt=0.0, le=10.0)
     weight_decay: float = Field(0.0, ge=0.0, le=10.0)
     seed: int | None = Field(None, ge=0)  # null = the top-level seed
     # resume: a prompt checkpoint (models/prompt/<method>/best.pt or last.pt, or its run folder) whose learned

@@ -1,7 +1,8 @@
 """The video-text corpus ``pretrain@clip`` trains on: captioned clips, none of whose captions names a held-out class.
 
 Captions come from a CSV with ``path`` and ``caption`` columns (one row per caption, several rows per clip
-allowed; ``path`` is the clip's id in the clip cache, e.g. UCF101's ``<Class>/<file>``). The corpus is the
+allowed; ``path`` is the clip's id in the clip cache, e.g. UCF101's ``<Class>/<file>``) and optionally ``mentions``
+(what the caption names besides the action, e.g. ``action+kit``) to select rows by. The corpus is the
 training split's clips minus every clip of an unseen class, each with its captions; a caption that still names
 an unseen class (:func:`.names.names_class`) is dropped and counted, and a clip left without a caption is left out and
 counted. So no unseen class is ever the target of a pretraining caption.
@@ -23,8 +24,10 @@ from .names import names_class
 __all__ = ["Corpus", "build_corpus", "read_captions"]
 
 
-def read_captions(path: str | os.PathLike) -> dict[str, list[str]]:
-    """``{path: [captions]}`` from a ``path,caption`` CSV; errors name the file and row."""
+def read_captions(path: str | os.PathLike, *, mentions: list[str] | None = None) -> dict[str, list[str]]:
+    """``{path: [captions]}`` from a ``path,caption`` CSV; errors name the file and row. With ``mentions``, only the
+    rows whose ``mentions`` column (what the caption names besides the action; the synthetic world writes it) is
+    one of those values."""
     path = Path(path)
     try:
         table = read_table(path, what="captions file")
@@ -33,10 +36,19 @@ def read_captions(path: str | os.PathLike) -> dict[str, list[str]]:
     missing = [c for c in ("path", "caption") if c not in table.columns]
     if missing:
         raise AdapterError(f"{path}: missing columns {missing} (expected path,caption)")
+    if mentions is not None:
+        if "mentions" not in table.columns:
+            raise AdapterError(f"{path}: no mentions column to select prompt.pretrain.mentions {list(mentions)} by; "
+                               "set prompt.pretrain.mentions: null to read every caption")  # fmt: skip
+        values = table["mentions"].astype(str).str.strip()
+        absent = sorted(set(mentions) - set(values))
+        if absent:
+            raise AdapterError(f"{path}: no caption has mentions {absent} (the file has {sorted(set(values))})")
+        table = table[values.isin(list(mentions))]
     out: dict[str, list[str]] = {}
-    for n, (p, c) in enumerate(zip(table["path"], table["caption"]), start=2):
+    for n, p, c in zip(table.index, table["path"], table["caption"]):
         if not str(p).strip() or not str(c).strip():
-            raise AdapterError(f"{path}, row {n}: empty path or caption")
+            raise AdapterError(f"{path}, row {n + 2}: empty path or caption")
         out.setdefault(str(p).strip(), []).append(str(c).strip())
     return out
 

@@ -31,14 +31,15 @@ def pretrain_clip(params: Any, *, progress: bool = True) -> dict:
     set_threads(p.threads)
     train = prompt_data(params, splits=("train",))["train"]
     root = Path(getattr(params.cache_clips, DATA_TASK).source.root)
-    corpus = build_corpus(train, read_captions(root / pp.captions), unseen=list(p.unseen_classes))
+    corpus = build_corpus(train, read_captions(root / pp.captions, mentions=pp.mentions), unseen=list(p.unseen_classes))
     cfg = tiny_config(p)
     model = build_tiny_clip(cfg=cfg, seed=seed)
     tok = tokenizer(context_length=cfg.context_length)
     history = pretrain_contrastive(model=model, clips=corpus.clips, captions=corpus.captions, tokenize=tok,
                                    frames=min(pp.frames, corpus.clips.shape[1]), epochs=pp.epochs,
                                    batch_size=pp.batch_size, lr=pp.lr, weight_decay=pp.weight_decay,
-                                   warmup_epochs=pp.warmup_epochs, seed=seed, progress=progress)  # fmt: skip
+                                   warmup_epochs=pp.warmup_epochs, seed=seed, flip=pp.flip,
+                                   progress=progress)  # fmt: skip
     out = Path(params.train.out_dir) / "clip"
     weights = out / "clip.pt"
     save_openai_state_dict(model=model, path=weights)

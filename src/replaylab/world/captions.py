@@ -148,6 +148,16 @@ ACTOR_FORMS = (
     "a player in {a_shirt} kit",
     "someone in {a_shirt} top",
 )
+# What a caption names besides the action: the ``mentions`` values of captions.csv, in the order the world
+# writes them (captions_per_clip captions of each per clip)
+MENTIONS: dict[str, tuple[bool, bool]] = {  # name -> (kit, camera)
+    "action": (False, False),
+    "action+kit": (True, False),
+    "action+camera": (False, True),
+    "action+kit+camera": (True, True),
+}
+# the actor without his kit
+SUBJECT_FORMS = ("a player", "a footballer", "the player", "someone", "a soccer player")
 
 TEMPLATES = (
     "{actor} {action}, filmed {dist} with {height} in {frame}",
@@ -157,6 +167,14 @@ TEMPLATES = (
     "camera {theight} and {tdist}, {tframe} framing. {actor} {action}",
     "{actor} {action}; the camera is {theight}, {tdist}, with {frame}",
     "{frame} from {height} {tdist}: {actor} {action}",
+)
+# captions without the camera
+ACTION_TEMPLATES = (
+    "{actor} {action}",
+    "a video of {actor} who {action}",
+    "footage of {actor} who {action}",
+    "{actor} {action} during a match",
+    "in this clip {actor} {action}",
 )
 
 
@@ -180,17 +198,19 @@ def camera_bands(setting: dict) -> tuple[str, str, str]:
     return d, "low" if height < HEIGHT_CUT else "high", "tight" if width < WIDTH_CUT else "wide"
 
 
-def caption(cls: str, setting: dict, rng: np.random.Generator) -> str:
-    """One caption of a clip of class ``cls`` shot in the group ``setting`` (writers/ucf101.group_setting)."""
+def caption(cls: str, setting: dict, rng: np.random.Generator, *, kit: bool = True, camera: bool = True) -> str:
+    """One caption of a clip of class ``cls`` shot in the group ``setting`` (writers/ucf101.group_setting): the
+    action, and the actor's kit when ``kit``, the camera when ``camera``."""
     if cls not in ACTION_PHRASES:
         raise ValueError(f"no captions for class {cls!r}; expected one of {tuple(ACTION_PHRASES)}")
     if "kits" not in setting:
         raise KeyError("group setting lacks 'kits' (needs cam_dist, cam_height, view_width, kits)")
     d, h, f = camera_bands(setting)
-    kit = setting["kits"][0]  # the actor plays for team 0
-    shirt, shorts = _pick(rng, colour_names(kit.shirt)), _pick(rng, colour_names(kit.shorts))
-    actor = _pick(rng, ACTOR_FORMS).format(shirt=shirt, a_shirt=_article(shirt), shorts=shorts)
-    return _pick(rng, TEMPLATES).format(
+    team = setting["kits"][0]  # the actor plays for team 0
+    shirt, shorts = _pick(rng, colour_names(team.shirt)), _pick(rng, colour_names(team.shorts))
+    forms = ACTOR_FORMS if kit else SUBJECT_FORMS
+    actor = _pick(rng, forms).format(shirt=shirt, a_shirt=_article(shirt), shorts=shorts)
+    return _pick(rng, TEMPLATES if camera else ACTION_TEMPLATES).format(
         actor=actor,
         action=_pick(rng, ACTION_PHRASES[cls]),
         dist=_pick(rng, DIST_WORDS[d]),
@@ -203,19 +223,20 @@ def caption(cls: str, setting: dict, rng: np.random.Generator) -> str:
     )
 
 
-def captions_for_clip(cls: str, setting: dict, *, n: int, rng: np.random.Generator) -> list[str]:
-    """``n`` captions of one clip, distinct as long as a few dozen draws find distinct ones."""
+def captions_for_clip(cls: str, setting: dict, *, n: int, rng: np.random.Generator, kit: bool = True,
+                      camera: bool = True) -> list[str]:  # fmt: skip
+    """``n`` captions of one clip (:func:`caption`), distinct as long as a few dozen draws find distinct ones."""
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     out: list[str] = []
     for _ in range(20 * n):
         if len(out) == n:
             break
-        c = caption(cls, setting, rng)
+        c = caption(cls, setting, rng, kit=kit, camera=camera)
         if c not in out:
             out.append(c)
     while len(out) < n:
-        out.append(caption(cls, setting, rng))
+        out.append(caption(cls, setting, rng, kit=kit, camera=camera))
     return out
 
 

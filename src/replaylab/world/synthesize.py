@@ -21,7 +21,7 @@ from ..io import replace_dir, write_csv, write_json, write_text
 from ..params.world import SynthesizeParams
 from ..viz.png import save_png
 from ..viz.sheets import contact_sheet
-from .captions import captions_for_clip
+from .captions import MENTIONS, captions_for_clip
 from .fouls import FOUL_CLASSES, SEVERITY_BANDS
 from .match import EVENT_TYPES, HEADER_OUTCOMES, MatchConfig, simulate_match
 from .physics import BallParams
@@ -150,7 +150,9 @@ def _run_task(task: Task):
     cfg = RecognitionRenderConfig(r.frames, r.width, r.height, _video(p), _look(p), r.extras, _ball(p))
     setting = group_setting(np.random.default_rng([params.seed, TASK_CODES["ucf"], g, sum(map(ord, cls))]), cfg)
     thumbs = render_clip(cls, g, c, setting, root / "ucf101", cfg, rng)
-    captions = captions_for_clip(cls, setting, n=r.captions_per_clip, rng=caption_rng(params.seed, cls, g, c))
+    crng = caption_rng(params.seed, cls, g, c)
+    captions = [(m, text) for m, (kit, camera) in MENTIONS.items()
+                for text in captions_for_clip(cls, setting, n=r.captions_per_clip, rng=crng, kit=kit, camera=camera)]  # fmt: skip
     return task, (thumbs if task.sheet else [], captions)
 
 
@@ -191,7 +193,7 @@ def _finish(params: WorldParams, root: Path, results: list) -> dict:
     matches = sorted((r for t, r in results if t.kind == "match"), key=lambda m: m.match_id)
     fouls = {s: {} for s in SPLITS}
     sheets: dict[str, list] = {}
-    captions: dict[tuple, list[str]] = {}
+    captions: dict[tuple, list[tuple[str, str]]] = {}
     for t, r in results:
         if t.kind == "foul":
             split, i, cls, _ = t.key
@@ -227,10 +229,10 @@ def _finish(params: WorldParams, root: Path, results: list) -> dict:
     write_text(lists / "classInd.txt", "\n".join(ind) + "\n")
     write_text(lists / "trainlist01.txt", "\n".join(train) + "\n")
     write_text(lists / "testlist01.txt", "\n".join(test) + "\n")
-    caption_rows = [(clip_name(cls, g, c), text) for cls in r.classes for g in range(1, r.groups + 1)
-                    for c in range(1, r.clips_per_group + 1) for text in captions[(cls, g, c)]]  # fmt: skip
+    caption_rows = [(clip_name(cls, g, c), text, m) for cls in r.classes for g in range(1, r.groups + 1)
+                    for c in range(1, r.clips_per_group + 1) for m, text in captions[(cls, g, c)]]  # fmt: skip
     if r.captions_per_clip:
-        write_csv(root / "ucf101" / "captions.csv", ("path", "caption"), caption_rows)
+        write_csv(root / "ucf101" / "captions.csv", ("path", "caption", "mentions"), caption_rows)
     # contact sheets
     for name, items in sorted(sheets.items()):
         rows = [frames for _, frames in sorted(items, key=lambda kv: str(kv[0]))][: p.contact_sheets.examples]
