@@ -78,11 +78,23 @@ prompt:
   method: video_coop
   pooling: attention
   ctx_len: 2
+  class_specific: true
+  ctx_init: a video
+  template: "a video of a {}."
+  visual_prompts: 2
+  visual_prompt_layer: -1
+  stt: {layers: 1, heads: 1, grid: 2}
   frames: 4
+  num_temporal_views: 2
+  videomix: none
+  videomix_prob: 0.5
   k_train: 2
   k_val: 1
   epochs: 2
   batch_size: 2
+  batches_per_backprop: 1
+  lr: 2.0e-3
+  weight_decay: 0.0
   threads: 1
   sweep: {runs: {zero_shot: {method: zero_shot}, coop: {method: video_coop, pooling: mean}}, k: [1, 2], seeds: [1, 2]}
 """

@@ -3,7 +3,9 @@
 A caption combines three parts, each drawn from several wordings so that a contrastive text-video model
 sees varied text for one clip: the action (one phrasing per class, never a word of another class's name),
 the actor's kit (team 0 of the group setting; the shirt and sometimes the shorts, by the nearest named
-colour) and the camera (distance, height and framing of the group setting, each cut into bands).
+colour) and the camera (distance, height and framing of the group setting, each cut into bands). A caption
+always names the action; :data:`MENTIONS` lists which of the kit and the camera it names too (the synthetic
+world writes captions of every kind and says which in ``captions.csv``'s ``mentions`` column).
 
 :func:`replaylab.prompt.names.names_class` (imported here) tells whether a text names a class; the tests use it to
 prove that no phrase names another class, and CLIP pretraining uses it to keep held-out classes out of its captions.
