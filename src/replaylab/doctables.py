@@ -399,6 +399,8 @@ def _header_classifier(c: Ctx) -> str:
 def _train_runs(c: Ctx) -> str:
     rows = []
     for task in _tasks(c.sources, "train_", default=("header", "foul")):
+        if task == "prompt":  # prompt_tune's run (learned prompts over a frozen CLIP): docs/tasks/prompt.md
+            continue
         src = f"train_{task}"
         rows.append(
             [

@@ -118,7 +118,6 @@ class FeatureExtractor:
 
     def __init__(self, identity: dict[str, Any], *, device: torch.device, seed: int = 0):
         from ..models import build_backbone, global_pool_of, load_pretrained
-        from ..models.layout import channels_last_3d
 
         self.identity = identity
         self.device = device
@@ -128,7 +127,7 @@ class FeatureExtractor:
         if identity["pretrained"]:
             report = load_pretrained(net, identity["pretrained"])
             log.info("featurize %s: %s", identity["key"], report.summary())
-        self.backbone = channels_last_3d(net.to(device).eval())
+        self.backbone = net.to(device).eval()
         for p in self.backbone.parameters():
             p.requires_grad_(False)
         self.pool = global_pool_of(self.backbone)
@@ -139,7 +138,7 @@ class FeatureExtractor:
         """uint8 (B, T, H, W, 3) -> pooled (B, D) and map (B, C, T', H', W'), float32."""
         ident = self.identity
         x = preprocess(clips, norm=ident["norm"], frames=ident["frames"], size=ident["size"], resize=ident["resize"])
-        fmap = self.backbone(x.to(self.device)).contiguous()
+        fmap = self.backbone(x.to(self.device))
         pooled = self.pool(fmap)
         return pooled.float().cpu().numpy(), fmap.float().cpu().numpy()
 

@@ -56,7 +56,6 @@ def read_config(model_dir: str | os.PathLike) -> dict:
 def load_header_model(model_dir: str | os.PathLike, *, device: str = "cpu") -> HeaderModel:
     """The selected checkpoint (``best.pt``) of a ``train@header`` run, in eval mode."""
     from ..models import build_classifier
-    from ..models.layout import channels_last_3d
 
     model_dir = Path(model_dir)
     cfg = read_config(model_dir)
@@ -87,7 +86,7 @@ def load_header_model(model_dir: str | os.PathLike, *, device: str = "cpu") -> H
     except RuntimeError as e:
         raise ValueError(f"{ckpt_path}: does not match the model described in {model_dir / 'config.yaml'}: {e}") from None
     dev = torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")
-    channels_last_3d(model.to(dev).eval())  # inference only: the faster conv layout
+    model.to(dev).eval()
     positive = classes.index("header") if "header" in classes else 1
     crop = cfg.get("crop") or {"crop_on": "ball", "track_smooth_s": 0.0}
     return HeaderModel(model=model, spec=spec, classes=classes, positive=positive, norm=cfg["normalisation"],
